@@ -1,0 +1,34 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both build the virtual
+# environment from nothing on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint unit e2e bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,s3,gcs,azure,operator]'
+	touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/python examples/demo.py
+
+lint: venv
+	$(VENV)/bin/ruff check sdk operator tests bench examples e2e
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest tests
+
+bench: venv
+	$(PY) -m bench --small
+
+test: lint unit
+
+clean:
+	rm -rf $(VENV) .kitaru

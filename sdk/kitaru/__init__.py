@@ -1,0 +1,1 @@
+"""Kitaru: durable flows for Python AI agents."""
