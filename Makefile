@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint unit e2e bench clean
+.PHONY: venv tools demo test lint unit e2e bench clean
 
 venv: $(STAMP)
 
@@ -22,7 +22,14 @@ lint: venv
 	$(VENV)/bin/ruff check sdk operator tests bench examples e2e
 	$(VENV)/bin/mypy
 
-unit: venv
+# Azurite (the Azure Blob emulator) comes from npm; the others come with the dev extra.
+AZURITE := .tools/node_modules/.bin/azurite-blob
+$(AZURITE):
+	npm install --silent --no-audit --no-fund --prefix .tools azurite@3.37.0
+
+tools: $(AZURITE)
+
+unit: venv tools
 	$(VENV)/bin/pytest tests
 
 bench: venv
