@@ -19,7 +19,7 @@ demo: venv
 	$(VENV)/bin/python examples/demo.py
 
 lint: venv
-	$(VENV)/bin/ruff check sdk operator tests bench examples e2e
+	$(VENV)/bin/ruff check $(wildcard sdk operator tests bench examples e2e)
 	$(VENV)/bin/mypy
 
 # Azurite (the Azure Blob emulator) comes from npm; the others come with the dev extra.
