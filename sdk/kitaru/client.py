@@ -1,0 +1,241 @@
+"""``KitaruClient``: inspect and act on executions in a store.
+
+Every action that continues an execution (an answer, a retry, a resume, a replay) starts
+the next run at once in a new process and returns; no second command is needed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kitaru.errors import KitaruStateError, KitaruUsageError, ObjectNotFoundError
+from kitaru.flow import start_replay
+from kitaru.handle import FlowHandle
+from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
+from kitaru.launch import launch_run
+from kitaru.records import Answer, ValueRef, WaitInfo
+from kitaru.runner import this_host
+from kitaru.serialization import decode
+from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
+from kitaru.stores import ObjectStore, open_store
+from kitaru.waits import check_answer
+
+# Runs started by these launches belong to a process of their own, so cancel may signal it.
+_OWN_PROCESS_REASONS = ("input", "retry", "resume", "replay", "abort")
+
+
+def _open(store: str | ObjectStore | None) -> ObjectStore:
+    return store if isinstance(store, ObjectStore) else open_store(store)
+
+
+class Executions:
+    """Executions in one store; reached as ``KitaruClient().executions``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    def _journal(self, exec_id: str) -> ExecutionStore:
+        journal = ExecutionStore(self._store, exec_id)
+        if not journal.exists():
+            raise KitaruUsageError(f"no execution {exec_id!r} in store {self._store.uri}")
+        return journal
+
+    def handle(self, exec_id: str) -> FlowHandle:
+        """Return a handle on an execution (to ``wait()`` for it, for example)."""
+        return FlowHandle(self._journal(exec_id))
+
+    def get(self, exec_id: str) -> ExecutionInfo:
+        """Return an execution's status, checkpoints, pending wait, output or error."""
+        return describe(self._journal(exec_id))
+
+    def list(
+        self, *, flow: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> builtins.list[ExecutionInfo]:
+        """Return executions, newest first, optionally filtered by flow and status."""
+        if status is not None and status not in STATUSES:
+            raise KitaruUsageError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        found = []
+        for exec_id in list_execution_ids(self._store):
+            info = describe(ExecutionStore(self._store, exec_id), with_checkpoints=False)
+            if (flow is None or info.flow == flow) and (status is None or info.status == status):
+                found.append(info)
+        found.sort(key=lambda i: i.created_at, reverse=True)
+        return found[:limit] if limit is not None else found
+
+    def latest(self, *, flow: str | None = None) -> ExecutionInfo | None:
+        """Return the newest execution (of ``flow``), if any."""
+        newest = self.list(flow=flow, limit=1)
+        return newest[0] if newest else None
+
+    def logs(self, exec_id: str) -> str:
+        """Return what every run of the execution printed, with Kitaru's own events."""
+        journal = self._journal(exec_id)
+        parts = []
+        for run in journal.run_numbers():
+            parts.append(f"--- run {run} ---\n{journal.read_log(run)}")
+        return "\n".join(parts)
+
+    def pending_waits(self, exec_id: str) -> builtins.list[WaitInfo]:
+        """Return the wait the execution is stopped at (an empty list when none)."""
+        info = describe(self._journal(exec_id), with_checkpoints=False)
+        return [info.pending_wait] if info.status == "waiting" and info.pending_wait else []
+
+    def _pending(self, exec_id: str, wait: str) -> tuple[ExecutionStore, WaitInfo]:
+        journal = self._journal(exec_id)
+        info = describe(journal, with_checkpoints=False)
+        if info.status != "waiting" or info.pending_wait is None:
+            raise KitaruStateError(f"execution {exec_id} is {info.status}, not waiting for input")
+        if info.pending_wait.name != wait:
+            raise KitaruUsageError(
+                f"execution {exec_id} is waiting on {info.pending_wait.name!r}, not {wait!r}"
+            )
+        return journal, info.pending_wait
+
+    def input(self, exec_id: str, *, wait: str, value: Any) -> FlowHandle:
+        """Answer a wait and resume the execution at once in a new process.
+
+        Raises:
+            KitaruWaitValidationError: ``value`` does not match the wait's schema; the
+                execution stays waiting and can be answered again.
+            KitaruStateError: The execution is not waiting, or the wait was answered.
+        """
+        journal, pending = self._pending(exec_id, wait)
+        check_answer(exec_id, wait, pending.schema_, value)
+        recorded, on_file = journal.answer(Answer(wait=wait, value=value))
+        if not recorded and on_file.value != value:
+            raise KitaruStateError(
+                f"execution {exec_id}: wait {wait!r} was already answered with "
+                f"{on_file.value!r}; an accepted answer is final"
+            )
+        launch_run(journal, reason="input")
+        return FlowHandle(journal)
+
+    def abort_wait(self, exec_id: str, *, wait: str) -> FlowHandle:
+        """Abort a wait: the flow's ``wait()`` raises and the execution fails."""
+        journal, _ = self._pending(exec_id, wait)
+        journal.answer(Answer(wait=wait, aborted=True))
+        launch_run(journal, reason="abort")
+        return FlowHandle(journal)
+
+    def retry(self, exec_id: str) -> FlowHandle:
+        """Run a failed execution again; finished checkpoints are reused, not re-run."""
+        journal = self._journal(exec_id)
+        info = describe(journal, with_checkpoints=False)
+        if info.status != "failed":
+            raise KitaruStateError(
+                f"execution {exec_id} is {info.status}; only a failed execution can be retried"
+            )
+        launch_run(journal, reason="retry")
+        return FlowHandle(journal)
+
+    def resume(self, exec_id: str) -> FlowHandle:
+        """Start the next run of a waiting execution whose wait was already answered."""
+        journal = self._journal(exec_id)
+        info = describe(journal, with_checkpoints=False)
+        answered = journal.answers()
+        if info.status != "waiting" or not info.pending_wait or (
+            info.pending_wait.name not in answered
+        ):
+            raise KitaruStateError(
+                f"execution {exec_id} is {info.status} with no answered wait to resume; "
+                "answer it with input(), or retry() a failed execution"
+            )
+        launch_run(journal, reason="resume")
+        return FlowHandle(journal)
+
+    def cancel(self, exec_id: str) -> FlowHandle:
+        """Cancel an execution: a waiting one at once, a running one at its next checkpoint."""
+        journal = self._journal(exec_id)
+        info = describe(journal, with_checkpoints=False)
+        if info.status in ("completed", "cancelled"):
+            raise KitaruStateError(f"execution {exec_id} is {info.status}; nothing to cancel")
+        journal.request_cancel()
+        run, outcome = latest_outcome(journal)
+        start = journal.run_start(run) if run else None
+        if (outcome is None and start is not None and start.host == this_host()
+                and start.reason in _OWN_PROCESS_REASONS):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(start.pid, signal.SIGTERM)
+        return FlowHandle(journal)
+
+    def replay(
+        self,
+        exec_id: str,
+        *,
+        at: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        skip: tuple[str, ...] | builtins.list[str] = (),
+    ) -> FlowHandle:
+        """Start a replay of ``exec_id`` in a new process; see ``Flow.replay``."""
+        handle = start_replay(self._journal(exec_id), at=at, overrides=overrides or {},
+                              skip=skip)
+        launch_run(ExecutionStore(self._store, handle.exec_id), reason="replay")
+        return handle
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stored value: a checkpoint's result or a named artifact from ``kitaru.save``."""
+
+    id: str
+    exec_id: str
+    name: str
+    kind: str
+    type: str
+    value: ValueRef
+    store: ObjectStore
+
+    def load(self) -> Any:
+        """Read the value back (verifying its digest)."""
+        data = read_value_bytes(self.store, self.value)
+        return decode(self.value.serializer, self.value.type, data)
+
+
+class Artifacts:
+    """Stored values of executions; reached as ``KitaruClient().artifacts``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    def list(self, exec_id: str) -> builtins.list[Artifact]:
+        """Return every checkpoint result and named artifact of an execution."""
+        journal = ExecutionStore(self._store, exec_id)
+        if not journal.exists():
+            raise KitaruUsageError(f"no execution {exec_id!r} in store {self._store.uri}")
+        found = [
+            Artifact(f"{exec_id}/{r.id}", exec_id, r.id, "checkpoint", r.type or "checkpoint",
+                     r.value, self._store)
+            for r in sorted(journal.records().values(), key=lambda r: r.seq)
+        ]
+        found += [
+            Artifact(f"{exec_id}/artifacts/{a.name}", exec_id, a.name, "saved", a.type,
+                     a.value, self._store)
+            for a in journal.artifacts()
+        ]
+        return found
+
+    def get(self, artifact_id: str) -> Artifact:
+        """Return one artifact by the id :meth:`list` gives it."""
+        for artifact in self.list(artifact_id.split("/", 1)[0]):
+            if artifact.id == artifact_id:
+                return artifact
+        raise ObjectNotFoundError(f"no artifact {artifact_id!r} in store {self._store.uri}")
+
+
+class KitaruClient:
+    """Entry point for inspecting and driving executions.
+
+    Args:
+        store: Store URI or object (default ``$KITARU_STORE`` or ``./.kitaru``).
+    """
+
+    def __init__(self, store: str | ObjectStore | None = None) -> None:
+        self.store = _open(store)
+        self.executions = Executions(self.store)
+        self.artifacts = Artifacts(self.store)

@@ -1,0 +1,161 @@
+"""The state of the run in progress, reachable from anywhere in the flow's code.
+
+A :class:`RunContext` exists while a flow body runs; a :class:`CheckpointScope` while a
+checkpoint body runs. Both live in context variables, so primitives called in the wrong
+place (a checkpoint outside a flow, ``save`` outside a checkpoint) fail with a clear
+:class:`KitaruContextError` instead of doing something surprising.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kitaru.errors import KitaruContextError
+from kitaru.journal import ExecutionStore
+from kitaru.lineage import LineageTracker
+from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, utcnow
+
+logger = logging.getLogger("kitaru")
+
+#: Seconds between checks of the store for a cancel request while a flow runs.
+CANCEL_CHECK_INTERVAL = 1.0
+
+
+class RunCancelled(BaseException):
+    """Raised inside a flow to stop it after a cancel request.
+
+    A ``BaseException`` so a flow's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, exec_id: str) -> None:
+        super().__init__(f"execution {exec_id} was cancelled")
+
+
+@dataclass
+class RunContext:
+    """Everything a run of one execution knows while its flow body runs."""
+
+    journal: ExecutionStore
+    spec: ExecutionSpec
+    run: int
+    records: dict[str, CheckpointRecord]
+    answers: dict[str, Answer]
+    allow_pickle: bool = False
+    cache_default: bool | None = None
+    sleep: Callable[[float], None] = field(default=lambda _s: None)
+    lineage: LineageTracker = field(default_factory=LineageTracker)
+    seq: int = 0
+    used_ids: set[str] = field(default_factory=set)
+    name_counts: dict[str, int] = field(default_factory=dict)
+    wait_counts: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    checkpoints_run: int = 0
+    checkpoints_reused: int = 0
+    wait_since: dict[str, datetime] = field(default_factory=dict)
+    by_seq: dict[int, CheckpointRecord] = field(default_factory=dict)
+    last_checkpoint_id: str = ""
+    failed_checkpoint: str | None = None
+    events: list[str] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    _next_cancel_check: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.by_seq = {r.seq: r for r in self.records.values()}
+
+    def log_event(self, message: str) -> None:
+        """Add a line to the run's log (stored with what the run printed)."""
+        stamp = utcnow().strftime("%H:%M:%S.%f")[:-3]
+        self.events.append(f"{stamp} [kitaru] {message}\n")
+        logger.debug("%s: %s", self.exec_id, message)
+
+    def check_cancel(self) -> None:
+        """Stop the run when a cancel was requested (checked at most once a second)."""
+        now = self.clock()
+        if now < self._next_cancel_check:
+            return
+        self._next_cancel_check = now + CANCEL_CHECK_INTERVAL
+        if self.journal.cancel_requested():
+            raise RunCancelled(self.exec_id)
+
+    @property
+    def exec_id(self) -> str:
+        """The execution's id."""
+        return self.journal.exec_id
+
+    @property
+    def is_replay(self) -> bool:
+        """Whether this execution is a replay of another."""
+        return self.spec.replay is not None
+
+
+
+@dataclass
+class CheckpointScope:
+    """The checkpoint whose body is running."""
+
+    checkpoint_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
+    "kitaru_run", default=None
+)
+_scope: contextvars.ContextVar[CheckpointScope | None] = contextvars.ContextVar(
+    "kitaru_checkpoint", default=None
+)
+
+
+def current_run() -> RunContext | None:
+    """Return the run in progress, if any."""
+    return _run.get()
+
+
+def require_run(what: str) -> RunContext:
+    """Return the run in progress or raise an error saying ``what`` needs a flow."""
+    ctx = _run.get()
+    if ctx is None:
+        raise KitaruContextError(f"{what} can only be called while a @flow runs")
+    return ctx
+
+
+def current_scope() -> CheckpointScope | None:
+    """Return the checkpoint whose body is running, if any."""
+    return _scope.get()
+
+
+def enter_run(ctx: RunContext) -> contextvars.Token[RunContext | None]:
+    """Make ``ctx`` the run in progress."""
+    return _run.set(ctx)
+
+
+def leave_run(token: contextvars.Token[RunContext | None]) -> None:
+    """Undo :func:`enter_run`."""
+    _run.reset(token)
+
+
+def enter_scope(scope: CheckpointScope) -> contextvars.Token[CheckpointScope | None]:
+    """Mark a checkpoint body as running."""
+    return _scope.set(scope)
+
+
+def leave_scope(token: contextvars.Token[CheckpointScope | None]) -> None:
+    """Undo :func:`enter_scope`."""
+    _scope.reset(token)
+
+
+def current_execution_id() -> str | None:
+    """Return the id of the execution in progress, or None outside a flow."""
+    ctx = _run.get()
+    return ctx.exec_id if ctx else None
+
+
+def is_replay() -> bool:
+    """Return True while a replay execution runs; use it to guard side effects."""
+    ctx = _run.get()
+    return bool(ctx and ctx.is_replay)

@@ -1,0 +1,262 @@
+"""``@flow``: the durable entry point of an agent.
+
+A flow is never called directly. ``.run()`` creates an execution and runs it in this
+process until it completes, fails or reaches a wait; later runs (after an answer, a
+retry) happen in fresh processes that import the flow by its entrypoint
+(``module:qualname``), so a flow must be defined at the top level of an importable
+module (a script's flows are imported by the script's file name).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from kitaru.errors import KitaruUsageError
+from kitaru.handle import FlowHandle
+from kitaru.journal import ExecutionStore, check_name, store_value
+from kitaru.records import ExecutionSpec, utcnow
+from kitaru.replay import plan_replay
+from kitaru.runner import claim_run, execute_run
+from kitaru.serialization import encode, import_type
+from kitaru.stores import ObjectStore, open_store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_execution_id(flow_name: str) -> str:
+    """Return a fresh execution id: the flow's name (DNS-label friendly) and 8 random chars."""
+    base = "".join(c if c.isalnum() else "-" for c in flow_name.lower()).strip("-")[:40]
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    return f"{base or 'flow'}-{suffix}"
+
+
+def _entrypoint(fn: Callable[..., Any]) -> tuple[str, str | None]:
+    """Return the importable ``module:qualname`` of ``fn`` and the folder to import it from."""
+    module_name = fn.__module__
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if module_name == "__main__":
+        if not file:
+            return f"__main__:{fn.__qualname__}", None
+        path = Path(file).resolve()
+        return f"{path.stem}:{fn.__qualname__}", str(path.parent)
+    if not file:
+        return f"{module_name}:{fn.__qualname__}", None
+    root = Path(file).resolve().parent
+    depth = module_name.count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    return f"{module_name}:{fn.__qualname__}", str(root)
+
+
+def load_flow(entrypoint: str, source_dir: str | None) -> Flow[..., Any]:
+    """Import the flow named by ``module:qualname``.
+
+    Raises:
+        KitaruUsageError: The entrypoint is malformed, cannot be imported or is not a flow.
+    """
+    module, sep, qualname = entrypoint.partition(":")
+    if not sep or not module or not qualname:
+        raise KitaruUsageError(f"entrypoint {entrypoint!r} must look like module:function")
+    if source_dir and source_dir not in sys.path:
+        sys.path.insert(0, source_dir)
+    try:
+        obj = import_type(entrypoint)
+    except (ImportError, AttributeError) as exc:
+        raise KitaruUsageError(f"entrypoint {entrypoint!r} cannot be imported: {exc}") from exc
+    if not isinstance(obj, Flow):
+        raise KitaruUsageError(f"entrypoint {entrypoint!r} is not a @flow function")
+    return obj
+
+
+class Flow(Generic[P, R]):
+    """A function wrapped by :func:`flow`."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        cache: bool | None = None,
+        pickle: bool = False,
+        store: str | ObjectStore | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = check_name("flow name", name or fn.__name__)
+        self.retries = retries
+        self.cache = cache
+        self.pickle = pickle
+        self._store = store
+        self._signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<flow {self.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        raise KitaruUsageError(
+            f"flow {self.name!r} cannot be called directly; use {self.name}.run(...) to "
+            "start a durable execution"
+        )
+
+    def options(self, *, store: str | ObjectStore | None = None) -> Flow[P, R]:
+        """Return this flow bound to another store (a URI or an :class:`ObjectStore`)."""
+        return Flow(self.fn, name=self.name, retries=self.retries, cache=self.cache,
+                    pickle=self.pickle, store=store)
+
+    def store(self) -> ObjectStore:
+        """The store this flow's executions go to."""
+        if isinstance(self._store, ObjectStore):
+            return self._store
+        return open_store(self._store)
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> FlowHandle:
+        """Start an execution and run it here until it completes, fails or waits.
+
+        A failure inside the flow does not raise: inspect the handle (``status``,
+        ``wait()``, ``get()``).
+        """
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise KitaruUsageError(f"flow {self.name!r}: {exc}") from exc
+        bound.apply_defaults()
+        store = self.store()
+        journal = ExecutionStore(store, new_execution_id(self.name))
+        inputs = {
+            name: store_value(store, encode(value, allow_pickle=self.pickle,
+                                            where=f"flow {self.name!r} input {name!r}"))
+            for name, value in bound.arguments.items()
+        }
+        journal.create(self._spec(journal.exec_id, inputs))
+        self._run_here(journal, reason="start")
+        return FlowHandle(journal)
+
+    def replay(
+        self,
+        exec_id: str,
+        *,
+        at: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        skip: tuple[str, ...] | list[str] = (),
+        **flow_inputs: Any,
+    ) -> FlowHandle:
+        """Start a new execution that replays ``exec_id`` and run it here.
+
+        Args:
+            exec_id: The source execution.
+            at: The checkpoint to replay from (it and its dependants run again).
+            overrides: ``input.<name>``, ``checkpoint.<id>`` or
+                ``checkpoint.<id>.inputs.<param>`` to new values.
+            skip: Checkpoints to reuse even when downstream of a root.
+            flow_inputs: Shorthand for ``input.<name>`` overrides.
+        """
+        store = self.store()
+        source = ExecutionStore(store, exec_id)
+        merged = dict(overrides or {})
+        merged.update({f"input.{k}": v for k, v in flow_inputs.items()})
+        if source.spec().flow != self.name:
+            raise KitaruUsageError(f"execution {exec_id} is an execution of flow "
+                                   f"{source.spec().flow!r}, not {self.name!r}")
+        handle = start_replay(source, at=at, overrides=merged, skip=skip,
+                              allow_pickle=self.pickle)
+        self._run_here(ExecutionStore(store, handle.exec_id), reason="replay")
+        return handle
+
+    def _spec(self, exec_id: str, inputs: dict[str, Any]) -> ExecutionSpec:
+        entrypoint, source_dir = _entrypoint(self.fn)
+        return ExecutionSpec(exec_id=exec_id, flow=self.name, entrypoint=entrypoint,
+                             source_dir=source_dir, cwd=os.getcwd(), inputs=inputs)
+
+    def _run_here(self, journal: ExecutionStore, *, reason: str) -> None:
+        from kitaru.runner import next_run_number
+
+        for attempt in range(self.retries + 1):
+            run = next_run_number(journal)
+            if not claim_run(journal, run, reason=reason if attempt == 0 else "retry"):
+                return  # another process is running it
+            outcome = execute_run(journal, run, self.fn, allow_pickle=self.pickle,
+                                  cache_default=self.cache)
+            retryable = (outcome.outcome == "failed" and outcome.error is not None
+                         and outcome.error.origin in ("runtime", "backend"))
+            if not retryable or attempt == self.retries:
+                return
+            time.sleep(min(2.0 ** attempt, 30.0))
+
+
+def start_replay(
+    source: ExecutionStore,
+    *,
+    at: str | None,
+    overrides: Mapping[str, Any],
+    skip: tuple[str, ...] | list[str] = (),
+    allow_pickle: bool = False,
+) -> FlowHandle:
+    """Create a replay execution of ``source`` (without running it) and return its handle."""
+    src = source.spec()
+    plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle)
+    journal = ExecutionStore(source.store, new_execution_id(src.flow))
+    for record in plan.records:
+        journal.commit(record)
+    for answer in plan.answers:
+        journal.answer(answer)
+    journal.create(src.model_copy(update={
+        "exec_id": journal.exec_id, "inputs": plan.inputs, "replay": plan.spec,
+        "created_at": utcnow(),
+    }))
+    return FlowHandle(journal)
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+
+
+@overload
+def flow(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    cache: bool | None = None,
+    pickle: bool = False,
+    store: str | ObjectStore | None = None,
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    cache: bool | None = None,
+    pickle: bool = False,
+    store: str | ObjectStore | None = None,
+) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
+    """Make a function a durable flow. Start it with ``.run(...)``.
+
+    Args:
+        fn: The function (when used bare).
+        name: The flow's name (default: the function's name).
+        retries: New runs after a failure of the runtime or the store (not of the flow's
+            own code), each reusing every finished checkpoint.
+        cache: Default ``cache`` for checkpoints that do not set their own.
+        pickle: Allow pickle for values JSON cannot hold, in every checkpoint.
+        store: Store URI for this flow's executions (default ``$KITARU_STORE`` or
+            ``./.kitaru``).
+    """
+    def wrap(f: Callable[P, R]) -> Flow[P, R]:
+        return Flow(f, name=name, retries=retries, cache=cache, pickle=pickle, store=store)
+
+    return wrap(fn) if fn is not None else wrap

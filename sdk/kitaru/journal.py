@@ -1,0 +1,264 @@
+"""One execution's documents in the store, and the only code that knows their keys.
+
+Layout under the store root::
+
+    blobs/sha256/<digest>                      values too big to inline (shared, by content)
+    cache/<key>.json                           cache=True results, across executions
+    executions/<id>/execution.json             ExecutionSpec (create-once)
+    executions/<id>/runs/<n>/start.json        RunStart: which process owns run n (create-once)
+    executions/<id>/runs/<n>/outcome.json      RunOutcome (create-once)
+    executions/<id>/runs/<n>/output.log        what the run printed
+    executions/<id>/journal/<checkpoint>.json  CheckpointRecord (create-once)
+    executions/<id>/inputs/<wait>.json         Answer (create-once: an accepted answer is final)
+    executions/<id>/artifacts/<name>.json      ArtifactRecord from kitaru.save
+    executions/<id>/cancel.json                a cancel request
+
+Invariant: journal records, run claims, outcomes and answers are written with
+``put_if_absent``. A second writer (a zombie process, a racing retry) never replaces what
+the first committed; it reads the winner back instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from kitaru.errors import KitaruUsageError, ObjectNotFoundError
+from kitaru.records import (
+    Answer,
+    ArtifactRecord,
+    CheckpointRecord,
+    ExecutionSpec,
+    RunOutcome,
+    RunStart,
+    ValueRef,
+)
+from kitaru.serialization import Encoded
+from kitaru.stores.base import ObjectStore, sha256_hex
+
+#: Values whose JSON is at most this many bytes live inside their record.
+INLINE_LIMIT = 4096
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_name(kind: str, name: str) -> str:
+    """Return ``name`` if it can be part of a store key, else raise a usage error."""
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise KitaruUsageError(
+            f"{kind} {name!r} must start with a letter or digit and hold only letters, "
+            "digits, '_', '.' and '-' (at most 200 characters)"
+        )
+    return name
+
+
+def store_value(store: ObjectStore, encoded: Encoded) -> ValueRef:
+    """Write a serialized value (inline or as a blob) and return its reference."""
+    digest = sha256_hex(encoded.data)
+    ref = ValueRef(
+        serializer=encoded.serializer,
+        type=encoded.type_name,
+        size=len(encoded.data),
+        digest=digest,
+    )
+    if encoded.serializer in ("json", "pydantic") and len(encoded.data) <= INLINE_LIMIT:
+        ref.inline = encoded.data.decode()
+    else:
+        # Content-addressed: an existing blob already holds exactly these bytes.
+        store.put_if_absent(ref.blob_key, encoded.data)
+    return ref
+
+
+def read_value_bytes(store: ObjectStore, ref: ValueRef) -> bytes:
+    """Return the serialized bytes of a value, verified against its digest."""
+    if ref.inline is not None:
+        data = ref.inline.encode()
+        if sha256_hex(data) != ref.digest:
+            from kitaru.errors import ArtifactCorruptedError
+
+            raise ArtifactCorruptedError(
+                f"inline value of type {ref.type} does not match its digest sha256:{ref.digest}"
+            )
+        return data
+    return store.get(ref.blob_key, digest=ref.digest)
+
+
+def _dump(model: BaseModel) -> bytes:
+    return model.model_dump_json(by_alias=True).encode()
+
+
+class ExecutionStore:
+    """Reads and writes one execution's documents.
+
+    Args:
+        store: The object store holding the execution.
+        exec_id: The execution's id.
+    """
+
+    def __init__(self, store: ObjectStore, exec_id: str) -> None:
+        self.store = store
+        self.exec_id = check_name("execution id", exec_id)
+        self.prefix = f"executions/{exec_id}/"
+
+    def _key(self, rel: str) -> str:
+        return self.prefix + rel
+
+    def _read(self, rel: str, model: type[M]) -> M | None:
+        try:
+            data = self.store.get(self._key(rel))
+        except ObjectNotFoundError:
+            return None
+        return model.model_validate_json(data)
+
+    def _create(self, rel: str, doc: M) -> tuple[bool, M]:
+        """Create ``rel`` with ``doc`` unless present; return (created, the winner)."""
+        if self.store.put_if_absent(self._key(rel), _dump(doc)):
+            return True, doc
+        winner = self._read(rel, type(doc))
+        assert winner is not None  # put_if_absent lost, so the object exists
+        return False, winner
+
+    # -- the execution -----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the execution has been created."""
+        return self.store.exists(self._key("execution.json"))
+
+    def create(self, spec: ExecutionSpec) -> bool:
+        """Create the execution; return False when the id is taken."""
+        created, _ = self._create("execution.json", spec)
+        return created
+
+    def spec(self) -> ExecutionSpec:
+        """Return the execution's spec; raise :class:`ObjectNotFoundError` when unknown."""
+        spec = self._read("execution.json", ExecutionSpec)
+        if spec is None:
+            raise ObjectNotFoundError(
+                f"no execution {self.exec_id!r} in store {self.store.uri}"
+            )
+        return spec
+
+    # -- runs --------------------------------------------------------------------------
+
+    def run_numbers(self) -> list[int]:
+        """Return the numbers of every claimed run, in order."""
+        numbers = set()
+        for key in self.store.list(self._key("runs/")):
+            part = key[len(self._key("runs/")):].split("/", 1)[0]
+            if part.isdigit():
+                numbers.add(int(part))
+        return sorted(numbers)
+
+    def claim_run(self, start: RunStart) -> bool:
+        """Claim run ``start.run`` for one process; False when another claimed it first."""
+        created, _ = self._create(f"runs/{start.run}/start.json", start)
+        return created
+
+    def run_start(self, run: int) -> RunStart | None:
+        """Return who claimed ``run``."""
+        return self._read(f"runs/{run}/start.json", RunStart)
+
+    def finish_run(self, outcome: RunOutcome) -> RunOutcome:
+        """Record how a run ended; return the outcome on record (the first one written)."""
+        _, winner = self._create(f"runs/{outcome.run}/outcome.json", outcome)
+        return winner
+
+    def run_outcome(self, run: int) -> RunOutcome | None:
+        """Return how ``run`` ended, if it did."""
+        return self._read(f"runs/{run}/outcome.json", RunOutcome)
+
+    def write_log(self, run: int, text: str) -> None:
+        """Store what run ``run`` printed."""
+        self.store.put(self._key(f"runs/{run}/output.log"), text.encode())
+
+    def read_log(self, run: int) -> str:
+        """Return what run ``run`` printed, or an empty string."""
+        try:
+            return self.store.get(self._key(f"runs/{run}/output.log")).decode(errors="replace")
+        except ObjectNotFoundError:
+            return ""
+
+    # -- the journal -------------------------------------------------------------------
+
+    def records(self) -> dict[str, CheckpointRecord]:
+        """Return every committed checkpoint record by id (one list, one read per record)."""
+        records: dict[str, CheckpointRecord] = {}
+        for key in self.store.list(self._key("journal/")):
+            if key.endswith(".json"):
+                record = CheckpointRecord.model_validate_json(self.store.get(key))
+                records[record.id] = record
+        return records
+
+    def commit(self, record: CheckpointRecord) -> tuple[bool, CheckpointRecord]:
+        """Commit a checkpoint record unless one exists; return (committed, record on file)."""
+        return self._create(f"journal/{record.id}.json", record)
+
+    # -- waits and answers -------------------------------------------------------------
+
+    def answers(self) -> dict[str, Answer]:
+        """Return every accepted answer by wait name."""
+        answers: dict[str, Answer] = {}
+        for key in self.store.list(self._key("inputs/")):
+            answer = Answer.model_validate_json(self.store.get(key))
+            answers[answer.wait] = answer
+        return answers
+
+    def answer(self, answer: Answer) -> tuple[bool, Answer]:
+        """Record an answer unless one was accepted already; return (recorded, on file)."""
+        return self._create(f"inputs/{check_name('wait name', answer.wait)}.json", answer)
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def save_artifact(self, artifact: ArtifactRecord) -> None:
+        """Create or replace a named artifact."""
+        name = check_name("artifact name", artifact.name)
+        self.store.put(self._key(f"artifacts/{name}.json"), _dump(artifact))
+
+    def artifact(self, name: str) -> ArtifactRecord | None:
+        """Return a named artifact, if saved."""
+        return self._read(f"artifacts/{check_name('artifact name', name)}.json", ArtifactRecord)
+
+    def artifacts(self) -> list[ArtifactRecord]:
+        """Return every named artifact."""
+        return [
+            ArtifactRecord.model_validate_json(self.store.get(key))
+            for key in self.store.list(self._key("artifacts/"))
+        ]
+
+    # -- cancel ------------------------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        """Record that the execution must stop."""
+        self.store.put(self._key("cancel.json"), json.dumps({"cancel": True}).encode())
+
+    def cancel_requested(self) -> bool:
+        """Whether a cancel was requested."""
+        return self.store.exists(self._key("cancel.json"))
+
+
+def list_execution_ids(store: ObjectStore) -> list[str]:
+    """Return the id of every execution in the store."""
+    ids = []
+    for key in store.list("executions/"):
+        parts = key.split("/")
+        if len(parts) == 3 and parts[2] == "execution.json":
+            ids.append(parts[1])
+    return ids
+
+
+def cache_key_path(key: str) -> str:
+    """Return the store key of a cross-execution cache entry."""
+    return f"cache/{key}.json"
+
+
+def read_json(store: ObjectStore, key: str) -> Any:
+    """Return the parsed JSON at ``key``, or None when absent."""
+    try:
+        return json.loads(store.get(key))
+    except ObjectNotFoundError:
+        return None

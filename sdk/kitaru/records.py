@@ -1,0 +1,166 @@
+"""The documents an execution keeps in the store, as pydantic models.
+
+These are the on-disk (on-bucket) format. Fields are only ever added with defaults, so
+an older journal stays readable; the golden fixtures in ``tests/golden/`` hold that line.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+RunOutcomeKind = Literal["succeeded", "failed", "waiting", "cancelled"]
+RecordSource = Literal["run", "cache", "replay", "override"]
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (the one clock records use)."""
+    return datetime.now(UTC)
+
+
+class ValueRef(BaseModel):
+    """Where a stored value lives and how to read it back."""
+
+    serializer: str = Field(description="json, pydantic, bytes or pickle.")
+    type: str = Field(description="Import path (module:qualname) of the value's Python type.")
+    size: int = Field(description="Size of the serialized value in bytes.")
+    digest: str = Field(description="Hex sha256 of the serialized value.")
+    inline: str | None = Field(
+        default=None,
+        description="The serialized JSON itself, for small JSON values; else the value is "
+        "the content-addressed blob blobs/sha256/<digest>.",
+    )
+
+    @property
+    def blob_key(self) -> str:
+        """The store key of the content-addressed blob holding this value."""
+        return f"blobs/sha256/{self.digest}"
+
+
+class CheckpointRecord(BaseModel):
+    """One committed checkpoint result: the journal entry a resume or replay reuses."""
+
+    id: str = Field(description="Stable checkpoint id: name, name_2, ... or an explicit id.")
+    seq: int = Field(description="Position of this call among the flow's checkpoint calls.")
+    name: str = Field(description="The checkpoint function's name.")
+    function: str = Field(default="", description="Import path of the checkpoint function.")
+    type: str | None = Field(default=None, description="Author's label, e.g. llm_call.")
+    runtime: str = Field(default="inline", description="inline or isolated.")
+    value: ValueRef
+    parents: list[str] = Field(
+        default_factory=list,
+        description="Checkpoint ids (and input:<name>, wait:<name>) whose values flowed "
+        "into this call: the lineage replay uses.",
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="kitaru.log() values.")
+    run: int = Field(description="The run that produced this record.")
+    attempts: int = Field(default=1, description="Attempts the body took, retries included.")
+    started_at: datetime
+    finished_at: datetime
+    source: RecordSource = Field(
+        default="run",
+        description="run (body executed), cache (cache=True hit), replay (reused from the "
+        "replay source), override (value given in a replay's overrides).",
+    )
+    source_execution: str | None = Field(
+        default=None, description="The execution the value was first produced in, if another."
+    )
+
+
+class ReplaySpec(BaseModel):
+    """How a replay execution was made from its source."""
+
+    source: str = Field(description="The execution replayed.")
+    at: str | None = Field(default=None, description="The checkpoint chosen as replay root.")
+    roots: list[str] = Field(default_factory=list, description="Checkpoints forced to run.")
+    rerun: list[str] = Field(default_factory=list, description="Roots and their dependants.")
+    overrides: list[str] = Field(default_factory=list, description="Override keys applied.")
+    arg_overrides: dict[str, dict[str, ValueRef]] = Field(
+        default_factory=dict, description="Checkpoint id to replaced keyword arguments."
+    )
+
+
+class ExecutionSpec(BaseModel):
+    """What an execution is: written once when it is created, never changed."""
+
+    exec_id: str
+    flow: str = Field(description="The flow's name.")
+    entrypoint: str = Field(description="module:qualname of the flow function.")
+    source_dir: str | None = Field(
+        default=None, description="Folder to put on sys.path to import the entrypoint module."
+    )
+    cwd: str | None = Field(default=None, description="Working directory of the first run.")
+    inputs: dict[str, ValueRef] = Field(default_factory=dict, description="Flow arguments.")
+    replay: ReplaySpec | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    version: str | None = Field(default=None, description="FlowVersion, on a cluster.")
+
+
+class RunStart(BaseModel):
+    """The claim of one run number by one process."""
+
+    run: int
+    pid: int
+    host: str
+    started_at: datetime = Field(default_factory=utcnow)
+    reason: str = Field(default="start", description="start, input, retry or resume.")
+
+
+class WaitInfo(BaseModel):
+    """A wait the flow stopped at."""
+
+    name: str
+    question: str | None = None
+    schema_: dict[str, Any] | None = Field(
+        default=None, alias="schema", description="JSON schema the answer must match."
+    )
+    since: datetime = Field(default_factory=utcnow)
+    deadline: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = {"populate_by_name": True}
+
+
+class ErrorInfo(BaseModel):
+    """Why a run failed."""
+
+    type: str
+    message: str
+    origin: str = Field(description="user_code, runtime, backend or divergence.")
+    traceback: str | None = None
+
+
+class RunOutcome(BaseModel):
+    """How one run ended. Written once, by the process that ran it."""
+
+    run: int
+    outcome: RunOutcomeKind
+    output: ValueRef | None = None
+    error: ErrorInfo | None = None
+    wait: WaitInfo | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    checkpoints_run: int = 0
+    checkpoints_reused: int = 0
+    finished_at: datetime = Field(default_factory=utcnow)
+
+
+class Answer(BaseModel):
+    """An accepted answer to a wait. Final once written."""
+
+    wait: str
+    value: Any = None
+    aborted: bool = False
+    answered_at: datetime = Field(default_factory=utcnow)
+
+
+class ArtifactRecord(BaseModel):
+    """A named artifact saved with ``kitaru.save``."""
+
+    name: str
+    type: str = "output"
+    tags: list[str] = Field(default_factory=list)
+    value: ValueRef
+    checkpoint: str | None = None
+    saved_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,161 @@
+"""Running one run of an execution: the flow body from the top, against the journal.
+
+A run claims its number first (``runs/<n>/start.json``, create-once), so two processes
+can never both be run ``n``. It always ends by writing ``runs/<n>/outcome.json``; a
+process killed before that leaves no outcome, which readers report as a failed run that
+can be retried.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from kitaru.context import RunCancelled, RunContext, enter_run, leave_run
+from kitaru.errors import (
+    KitaruDivergenceError,
+    KitaruError,
+    KitaruSerializationError,
+    StoreError,
+)
+from kitaru.journal import ExecutionStore, read_value_bytes, store_value
+from kitaru.lineage import content_digest
+from kitaru.records import ErrorInfo, RunOutcome, RunStart
+from kitaru.serialization import decode, encode
+from kitaru.waits import WaitSuspend
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the real stream and keeps a copy for the run's stored log."""
+
+    def __init__(self, real: TextIO, copy: list[str]) -> None:
+        self._real = real
+        self._copy = copy
+
+    def write(self, text: str) -> int:
+        self._copy.append(text)
+        return self._real.write(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+
+def this_host() -> str:
+    """The name runs record as their host (pid liveness is only checked on it)."""
+    return os.environ.get("KITARU_HOST") or socket.gethostname()
+
+
+def claim_run(journal: ExecutionStore, run: int, *, reason: str, pid: int | None = None) -> bool:
+    """Claim run ``run`` of an execution for a process (this one by default)."""
+    start = RunStart(run=run, pid=pid or os.getpid(), host=this_host(), reason=reason)
+    return journal.claim_run(start)
+
+
+def next_run_number(journal: ExecutionStore) -> int:
+    """Return the number the next run of the execution gets."""
+    numbers = journal.run_numbers()
+    return (numbers[-1] + 1) if numbers else 1
+
+
+def execute_run(
+    journal: ExecutionStore,
+    run: int,
+    fn: Callable[..., Any],
+    *,
+    allow_pickle: bool = False,
+    cache_default: bool | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    echo: bool = True,
+) -> RunOutcome:
+    """Run the flow body ``fn`` as run ``run`` (already claimed) and record its outcome.
+
+    Args:
+        journal: The execution's documents.
+        run: The run number this process claimed.
+        fn: The flow's plain function.
+        allow_pickle: The flow opted in to pickle for values JSON cannot hold.
+        cache_default: The flow's ``cache`` setting, for checkpoints that set none.
+        sleep: How retries wait (injected by tests).
+        echo: Also print what the flow prints (off when a launcher captures output).
+    """
+    spec = journal.spec()
+    ctx = RunContext(
+        journal=journal, spec=spec, run=run, records=journal.records(),
+        answers=journal.answers(), allow_pickle=allow_pickle, cache_default=cache_default,
+        sleep=sleep,
+    )
+    for earlier in range(1, run):
+        prior = journal.run_outcome(earlier)
+        if prior is not None and prior.wait is not None:
+            ctx.wait_since.setdefault(prior.wait.name, prior.wait.since)
+    ctx.log_event(f"run {run} of execution {journal.exec_id} started "
+                  f"({len(ctx.records)} checkpoint(s) on record)")
+
+    printed = ctx.events  # what the flow prints and Kitaru's events, in order
+    real_out, real_err = sys.stdout, sys.stderr
+    sink = real_out if echo else io.StringIO()
+    sys.stdout = _Tee(sink, printed)
+    sys.stderr = _Tee(real_err if echo else sink, printed)
+    token = enter_run(ctx)
+    try:
+        outcome = _run_body(ctx, fn)
+    finally:
+        leave_run(token)
+        sys.stdout, sys.stderr = real_out, real_err
+    ctx.log_event(f"run {run} ended: {outcome.outcome}")
+    journal.write_log(run, "".join(printed))
+    return journal.finish_run(outcome)
+
+
+def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
+    def ended(kind: Any, **fields: Any) -> RunOutcome:
+        return RunOutcome(run=ctx.run, outcome=kind, metadata=ctx.metadata,
+                          checkpoints_run=ctx.checkpoints_run,
+                          checkpoints_reused=ctx.checkpoints_reused, **fields)
+
+    try:
+        if ctx.journal.cancel_requested():
+            raise RunCancelled(ctx.exec_id)
+        inputs = _load_inputs(ctx)
+        value = fn(**inputs)
+        encoded = encode(value, allow_pickle=ctx.allow_pickle,
+                         where=f"flow {ctx.spec.flow!r} return value")
+        return ended("succeeded", output=store_value(ctx.journal.store, encoded))
+    except WaitSuspend as suspend:
+        return ended("waiting", wait=suspend.info)
+    except RunCancelled:
+        return ended("cancelled")
+    except KitaruDivergenceError as exc:
+        return ended("failed", error=_error(exc, "divergence"))
+    except StoreError as exc:
+        return ended("failed", error=_error(exc, "backend"))
+    except KitaruSerializationError as exc:
+        return ended("failed", error=_error(exc, "user_code"))
+    except KitaruError as exc:
+        origin = getattr(exc, "origin", "user_code")
+        return ended("failed", error=_error(exc, origin))
+    except Exception as exc:
+        error = _error(exc, "user_code")
+        if ctx.failed_checkpoint:
+            error.message = f"checkpoint {ctx.failed_checkpoint!r}: {error.message}"
+        return ended("failed", error=error)
+
+
+def _load_inputs(ctx: RunContext) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for name, ref in ctx.spec.inputs.items():
+        value = decode(ref.serializer, ref.type, read_value_bytes(ctx.journal.store, ref))
+        inputs[name] = value
+        ctx.lineage.produced(f"input:{name}", value, digest=content_digest(value))
+    return inputs
+
+
+def _error(exc: BaseException, origin: str) -> ErrorInfo:
+    return ErrorInfo(type=type(exc).__name__, message=str(exc), origin=origin,
+                     traceback="".join(traceback.format_exception(exc)))

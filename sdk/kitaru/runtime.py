@@ -1,0 +1,141 @@
+"""``python -m kitaru.runtime``: run one run of an execution in this process.
+
+Two ways in:
+
+- Local launches (answering a wait, retry, resume) pass ``--store``, ``--execution`` and
+  ``--run``; the run number was claimed for this process by its launcher.
+- A run pod on Kubernetes gets its run context from the environment, set by the
+  operator: ``KITARU_STORE``, ``KITARU_EXECUTION_ID``, ``KITARU_RUN``,
+  ``KITARU_ENTRYPOINT`` (``module:function``), ``KITARU_INPUT`` (the flow's keyword
+  arguments as JSON), ``KITARU_INPUTS`` (accepted wait answers as JSON), and optionally
+  ``KITARU_FLOW``. The pod creates the execution's spec if it is the first run, records
+  the answers, claims the run and runs it.
+
+The outcome goes to the store and, in a short JSON form (a pointer, never a payload), to
+the container termination message at ``KITARU_TERMINATION_LOG`` (default
+``/dev/termination-log`` when it exists). The exit code is 0 whenever an outcome was
+recorded, even a failure in the flow's code; a non-zero exit means the run itself broke.
+This process never calls the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kitaru.errors import KitaruError
+from kitaru.flow import Flow, load_flow
+from kitaru.journal import ExecutionStore, store_value
+from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
+from kitaru.runner import claim_run, execute_run, this_host
+from kitaru.serialization import encode
+from kitaru.stores import open_store
+
+TERMINATION_LOG = "/dev/termination-log"
+_CLAIM_WAIT_SECONDS = 10.0
+_MESSAGE_LIMIT = 4096
+
+
+def _wait_for_claim(journal: ExecutionStore, run: int) -> bool:
+    """Wait until the launcher has claimed ``run`` for this process."""
+    deadline = time.monotonic() + _CLAIM_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        start = journal.run_start(run)
+        if start is not None:
+            return start.pid == os.getpid() and start.host == this_host()
+        time.sleep(0.02)
+    return False
+
+
+def _prepare_from_env(journal: ExecutionStore, run: int) -> None:
+    """Create the spec and record the answers a run pod was given through its env."""
+    entrypoint = os.environ.get("KITARU_ENTRYPOINT", "")
+    if not journal.exists():
+        flow = load_flow(entrypoint, None)
+        raw = json.loads(os.environ.get("KITARU_INPUT") or "{}")
+        inputs = {
+            name: store_value(journal.store, encode(value, allow_pickle=False,
+                                                    where=f"input {name!r}"))
+            for name, value in raw.items()
+        }
+        journal.create(ExecutionSpec(
+            exec_id=journal.exec_id, flow=os.environ.get("KITARU_FLOW") or flow.name,
+            entrypoint=entrypoint, inputs=inputs, version=os.environ.get("KITARU_VERSION"),
+        ))
+    answers = json.loads(os.environ.get("KITARU_INPUTS") or "{}")
+    for wait, value in answers.items():
+        journal.answer(Answer(wait=wait, value=value))
+    if not claim_run(journal, run, reason="pod"):
+        raise KitaruError(f"execution {journal.exec_id}: run {run} was already started by "
+                          "another process; refusing to run it twice")
+
+
+def _termination_message(outcome: RunOutcome) -> str:
+    message: dict[str, object] = {"run": outcome.run, "outcome": outcome.outcome}
+    if outcome.output is not None:
+        message["output"] = {"digest": outcome.output.digest, "type": outcome.output.type}
+    if outcome.wait is not None:
+        message["wait"] = outcome.wait.name
+    if outcome.error is not None:
+        message["error"] = {"type": outcome.error.type, "origin": outcome.error.origin,
+                            "message": outcome.error.message[:1000]}
+    message["checkpoints"] = {"run": outcome.checkpoints_run,
+                              "reused": outcome.checkpoints_reused}
+    return json.dumps(message)[:_MESSAGE_LIMIT]
+
+
+def _write_termination_message(text: str) -> None:
+    path = os.environ.get("KITARU_TERMINATION_LOG")
+    if path is None and Path(TERMINATION_LOG).exists():
+        path = TERMINATION_LOG
+    if path:
+        try:
+            Path(path).write_text(text)
+        except OSError as exc:
+            print(f"kitaru: cannot write the termination message to {path}: {exc}",
+                  file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one run of an execution; see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m kitaru.runtime")
+    parser.add_argument("--store", default=os.environ.get("KITARU_STORE"))
+    parser.add_argument("--execution", default=os.environ.get("KITARU_EXECUTION_ID"))
+    parser.add_argument("--run", type=int, default=int(os.environ.get("KITARU_RUN", "0")))
+    args = parser.parse_args(argv)
+    if not args.execution or args.run < 1:
+        parser.error("needs --execution and --run (or KITARU_EXECUTION_ID and KITARU_RUN)")
+    try:
+        journal = ExecutionStore(open_store(args.store), args.execution)
+        if os.environ.get("KITARU_ENTRYPOINT"):
+            _prepare_from_env(journal, args.run)
+        elif not _wait_for_claim(journal, args.run):
+            return 0  # another launcher won this run number; nothing to do
+    except KitaruError as exc:
+        print(f"kitaru: run {args.run} of {args.execution} could not start: {exc}",
+              file=sys.stderr)
+        return 2
+    try:
+        spec = journal.spec()
+        if spec.cwd and os.path.isdir(spec.cwd):
+            os.chdir(spec.cwd)
+        flow: Flow[..., Any] = load_flow(spec.entrypoint, spec.source_dir)
+    except KitaruError as exc:
+        # The run is claimed, so record why it could not run rather than leave it open.
+        outcome = journal.finish_run(RunOutcome(run=args.run, outcome="failed", error=ErrorInfo(
+            type=type(exc).__name__, message=str(exc), origin="runtime")))
+    else:
+        outcome = execute_run(journal, args.run, flow.fn, allow_pickle=flow.pickle,
+                              cache_default=flow.cache)
+    _write_termination_message(_termination_message(outcome))
+    print(f"kitaru: run {outcome.run} of {args.execution} ended: {outcome.outcome}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

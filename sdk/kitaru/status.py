@@ -1,0 +1,151 @@
+"""An execution's status, derived from what is in the store (never stored separately).
+
+Statuses: ``running``, ``waiting``, ``completed``, ``failed``, ``cancelled``.
+
+A run that has no outcome is running while the process that claimed it is alive. When
+that process is gone (killed, crashed, the machine rebooted), the execution is
+``failed`` with origin ``runtime``, so it can be retried; it is never left ``running``
+forever. Liveness can only be checked on the host that ran it; elsewhere it shows
+``running``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from kitaru.journal import ExecutionStore, read_value_bytes
+from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, WaitInfo
+from kitaru.runner import this_host
+from kitaru.serialization import decode_plain
+
+Status = Literal["running", "waiting", "completed", "failed", "cancelled"]
+STATUSES: tuple[str, ...] = ("running", "waiting", "completed", "failed", "cancelled")
+
+
+class CheckpointSummary(BaseModel):
+    """One checkpoint of an execution, as listed by the client and CLI."""
+
+    id: str
+    seq: int
+    name: str
+    type: str | None = None
+    source: str
+    run: int
+    attempts: int
+    parents: list[str]
+    value_type: str
+    size: int
+    finished_at: datetime
+
+
+class ExecutionInfo(BaseModel):
+    """What the client reports about one execution."""
+
+    exec_id: str
+    flow: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    runs: int = Field(description="How many runs the execution has had.")
+    pid: int | None = Field(default=None, description="Process of the current run, if running.")
+    checkpoints: list[CheckpointSummary] = Field(default_factory=list)
+    pending_wait: WaitInfo | None = None
+    output: Any = Field(default=None, description="The flow's return value (JSON view).")
+    error: ErrorInfo | None = None
+    replay_of: str | None = None
+    is_replay: bool = False
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _summary(record: CheckpointRecord) -> CheckpointSummary:
+    return CheckpointSummary(
+        id=record.id, seq=record.seq, name=record.name, type=record.type,
+        source=record.source, run=record.run, attempts=record.attempts,
+        parents=record.parents, value_type=record.value.type, size=record.value.size,
+        finished_at=record.finished_at,
+    )
+
+
+def latest_outcome(journal: ExecutionStore) -> tuple[int, RunOutcome | None]:
+    """Return the latest run number (0 when none) and its outcome, if it ended."""
+    numbers = journal.run_numbers()
+    if not numbers:
+        return 0, None
+    return numbers[-1], journal.run_outcome(numbers[-1])
+
+
+def describe(journal: ExecutionStore, *, with_checkpoints: bool = True) -> ExecutionInfo:
+    """Derive an execution's status and summary from its documents."""
+    spec = journal.spec()
+    run, outcome = latest_outcome(journal)
+    cancelled = journal.cancel_requested()
+    status: Status = "running"
+    error: ErrorInfo | None = None
+    pid: int | None = None
+    updated = spec.created_at
+    pending: WaitInfo | None = None
+    output: Any = None
+    if outcome is not None:
+        updated = outcome.finished_at
+        if outcome.outcome == "succeeded":
+            status = "completed"
+            if outcome.output is not None:
+                output = decode_plain(outcome.output.serializer,
+                                      read_value_bytes(journal.store, outcome.output))
+        elif outcome.outcome == "cancelled" or cancelled:
+            status = "cancelled"
+        elif outcome.outcome == "waiting":
+            status = "waiting"
+            pending = outcome.wait
+        else:
+            status = "failed"
+            error = outcome.error
+    elif run:
+        start = journal.run_start(run)
+        if start is not None:
+            updated = start.started_at
+            alive = start.host != this_host() or process_alive(start.pid)
+            if alive:
+                pid = start.pid
+            elif cancelled:
+                status = "cancelled"
+            else:
+                status = "failed"
+                error = ErrorInfo(
+                    type="ProcessExited", origin="runtime",
+                    message=f"the process running run {run} (pid {start.pid} on "
+                    f"{start.host}) exited without recording an outcome; retry the "
+                    "execution to continue from its last checkpoint",
+                )
+    elif cancelled:
+        status = "cancelled"
+    records = journal.records() if with_checkpoints else {}
+    return ExecutionInfo(
+        exec_id=spec.exec_id, flow=spec.flow, status=status, created_at=spec.created_at,
+        updated_at=updated, runs=run, pid=pid,
+        checkpoints=sorted((_summary(r) for r in records.values()), key=lambda c: c.seq),
+        pending_wait=pending, output=output, error=error,
+        replay_of=spec.replay.source if spec.replay else None,
+        is_replay=spec.replay is not None,
+        metadata=outcome.metadata if outcome else {},
+    )
