@@ -1,0 +1,173 @@
+"""Flows the SDK tests run. A module of its own, so new run processes can import them.
+
+Each checkpoint body appends its name to a counter file under ``$KITARU_TEST_COUNTERS``;
+the tests read those counts to prove how many times each body really ran, across
+processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+import kitaru
+from kitaru import checkpoint, flow
+
+
+def bump(name: str) -> None:
+    """Record one execution of a checkpoint body."""
+    folder = Path(os.environ["KITARU_TEST_COUNTERS"])
+    with open(folder / name, "a") as counter:
+        counter.write("x")
+
+
+def runs_of(counters: Path, name: str) -> int:
+    """How many times the checkpoint body ``name`` ran."""
+    path = counters / name
+    return len(path.read_text()) if path.exists() else 0
+
+
+def gate(name: str) -> Path:
+    """A file whose presence the test uses to steer a flow."""
+    return Path(os.environ["KITARU_TEST_COUNTERS"]) / f"gate-{name}"
+
+
+class Review(BaseModel):
+    approved: bool
+    comment: str = ""
+
+
+@checkpoint
+def research(topic: str) -> dict[str, str]:
+    bump("research")
+    return {"summary": f"notes on {topic}"}
+
+
+@checkpoint(type="llm_call")
+def draft(notes: dict[str, str]) -> str:
+    bump("draft")
+    return "Draft: " + notes["summary"]
+
+
+@checkpoint(type="tool_call")
+def publish(text: str) -> str:
+    bump("publish")
+    return f"published {text}"
+
+
+@flow
+def approval_flow(topic: str) -> str:
+    notes = research(topic)
+    text = draft(notes)
+    ok = kitaru.wait(name="approve", schema=bool, question="Publish?")
+    return publish(text) if ok else "rejected"
+
+
+@flow
+def review_flow(topic: str) -> str:
+    text = draft(research(topic))
+    review = kitaru.wait(name="review", schema=Review, question="Review the draft")
+    return f"{text} | {review.approved} {review.comment}"
+
+
+@checkpoint
+def slow_step(n: int) -> int:
+    bump(f"slow_step_{n}")
+    if n == 2:
+        started = gate("slow-started")
+        started.write_text(str(os.getpid()))
+        while not gate("slow-release").exists():
+            time.sleep(0.05)
+    return n * 10
+
+
+@flow
+def three_steps() -> list[int]:
+    return [slow_step(1), slow_step(2), slow_step(3)]
+
+
+@checkpoint
+def fragile(x: int) -> int:
+    bump("fragile")
+    if not gate("fixed").exists():
+        raise RuntimeError("the tool is down")
+    return x + 1
+
+
+@flow
+def fails_until_fixed(x: int) -> int:
+    first = slow_step(1)
+    return fragile(x) + first
+
+
+@checkpoint
+def a(x: int) -> dict[str, int]:
+    bump("a")
+    return {"a": x}
+
+
+@checkpoint
+def b(av: dict[str, int]) -> dict[str, int]:
+    bump("b")
+    return {"b": av["a"] + 1}
+
+
+@checkpoint
+def c(label: str) -> str:
+    bump("c")
+    return label.upper()
+
+
+@checkpoint
+def d(bv: dict[str, int], cv: str) -> str:
+    bump("d")
+    return f"{cv}:{bv['b']}"
+
+
+@flow
+def diamond(x: int, label: str) -> str:
+    av = a(x)
+    bv = b(av)
+    cv = c(label)
+    return d(bv, cv)
+
+
+@checkpoint(retries=2, retry_delay=0.01)
+def flaky() -> str:
+    bump("flaky")
+    attempts = (Path(os.environ["KITARU_TEST_COUNTERS"]) / "flaky").read_text()
+    if len(attempts) < 3:
+        raise ConnectionError(f"attempt {len(attempts)} failed")
+    return "ok"
+
+
+@flow
+def flaky_flow() -> str:
+    return flaky()
+
+
+@checkpoint
+def step(i: int) -> dict[str, int]:
+    return {"i": i}
+
+
+@flow
+def many_steps(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += step(i)["i"]
+    return total
+
+
+@flow
+def branching() -> str:
+    first = step(1)
+    if gate("branch").exists():
+        other = c("changed")
+        return f"{first} {other}"
+    second = step(2)
+    kitaru.wait(name="go")
+    return f"{first} {second}"
