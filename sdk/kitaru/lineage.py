@@ -72,18 +72,18 @@ class LineageTracker:
             self._by_digest.setdefault(digest, source)
 
     def sources_of(self, *values: Any) -> list[str]:
-        """Return the sources the given call arguments came from, in first-seen order."""
+        """Return the sources the given call arguments came from, in first-seen order.
+
+        Nested items are matched by identity only; content is compared for whole
+        arguments, where an equal value is unlikely to be a coincidence.
+        """
         found: list[str] = []
         for value in values:
-            for item in _walk(value):
-                source = self._by_identity.get(id(item))
-                if source is None and self._by_digest and not isinstance(item, (dict, list)):
-                    # Containers were already checked by identity; compare leaves by content.
-                    digest = content_digest(item)
-                    source = self._by_digest.get(digest) if digest else None
-                if source is None and isinstance(item, (dict, list)) and item is value:
-                    digest = content_digest(item)
-                    source = self._by_digest.get(digest) if digest else None
+            sources = [self._by_identity.get(id(item)) for item in _walk(value)]
+            if self._by_digest and not any(sources):
+                digest = content_digest(value)
+                sources = [self._by_digest.get(digest) if digest else None]
+            for source in sources:
                 if source is not None and source not in found:
                     found.append(source)
         return found
