@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv tools demo test lint unit e2e bench clean
+.PHONY: venv tools demo test lint unit e2e bench bench-small clean
 
 venv: $(STAMP)
 
@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,s3,gcs,azure,operator]'
 	touch $(STAMP)
 
+# The main job on the embedded default: an agent flow runs locally against ./.kitaru,
+# waits, is answered through the CLI, finishes, and is replayed from a middle checkpoint.
 demo: venv
-	$(VENV)/bin/python examples/demo.py
+	$(PY) examples/demo.py
 
 lint: venv
 	$(VENV)/bin/ruff check $(wildcard sdk operator tests bench examples e2e)
@@ -32,10 +34,15 @@ tools: $(AZURITE)
 unit: venv tools
 	$(VENV)/bin/pytest tests
 
-bench: venv
+# Benchmarks print ratios against baselines measured in the same run. `make test` runs
+# them once at a small size to prove they work; `make bench` runs the full sizes.
+bench: venv tools
+	$(PY) -m bench
+
+bench-small: venv tools
 	$(PY) -m bench --small
 
-test: lint unit
+test: lint unit bench-small
 
 clean:
 	rm -rf $(VENV) .kitaru

@@ -1,0 +1,21 @@
+"""The runnable examples are part of the documentation, so they run in the test suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_demo_runs_waits_resumes_and_replays(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KITARU_STORE"}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "demo.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "result: published: A Friendly Post" in done.stdout
+    assert "(replay, not published) A Formal Post" in done.stdout
+    assert (tmp_path / ".kitaru" / "executions").is_dir()  # the embedded default store
