@@ -14,12 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kitaru.errors import KitaruStateError, KitaruUsageError, ObjectNotFoundError
+from kitaru.errors import (
+    KitaruStateError,
+    KitaruTimeoutError,
+    KitaruUsageError,
+    ObjectNotFoundError,
+)
 from kitaru.flow import start_replay
 from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
 from kitaru.launch import launch_run
-from kitaru.records import Answer, ValueRef, WaitInfo
+from kitaru.records import Answer, ValueRef, WaitInfo, utcnow
 from kitaru.runner import this_host
 from kitaru.serialization import decode
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
@@ -106,6 +111,12 @@ class Executions:
             KitaruStateError: The execution is not waiting, or the wait was answered.
         """
         journal, pending = self._pending(exec_id, wait)
+        if pending.deadline is not None and utcnow() >= pending.deadline:
+            raise KitaruTimeoutError(
+                f"execution {exec_id}: wait {wait!r} timed out at "
+                f"{pending.deadline.isoformat(timespec='seconds')}; resume the execution to "
+                "let the flow handle the timeout"
+            )
         check_answer(exec_id, wait, pending.schema_, value)
         recorded, on_file = journal.answer(Answer(wait=wait, value=value))
         if not recorded and on_file.value != value:
@@ -135,16 +146,22 @@ class Executions:
         return FlowHandle(journal)
 
     def resume(self, exec_id: str) -> FlowHandle:
-        """Start the next run of a waiting execution whose wait was already answered."""
+        """Start the next run of a waiting execution whose wait was answered or timed out.
+
+        In the timed-out case the flow's ``wait()`` raises :class:`KitaruTimeoutError`,
+        which the flow may catch.
+        """
         journal = self._journal(exec_id)
         info = describe(journal, with_checkpoints=False)
-        answered = journal.answers()
-        if info.status != "waiting" or not info.pending_wait or (
-            info.pending_wait.name not in answered
-        ):
+        wait = info.pending_wait
+        ready = wait is not None and (
+            wait.name in journal.answers()
+            or (wait.deadline is not None and utcnow() >= wait.deadline)
+        )
+        if info.status != "waiting" or not ready:
             raise KitaruStateError(
-                f"execution {exec_id} is {info.status} with no answered wait to resume; "
-                "answer it with input(), or retry() a failed execution"
+                f"execution {exec_id} is {info.status} with no answered or timed-out wait to "
+                "resume; answer it with input(), or retry() a failed execution"
             )
         launch_run(journal, reason="resume")
         return FlowHandle(journal)

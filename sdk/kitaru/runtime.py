@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     except KitaruError as exc:
         print(f"kitaru: run {args.run} of {args.execution} could not start: {exc}",
               file=sys.stderr)
+        _write_termination_message(json.dumps({
+            "run": args.run, "outcome": "failed",
+            "error": {"type": type(exc).__name__, "origin": "runtime",
+                      "message": str(exc)[:1000]},
+        }))
         return 2
     try:
         spec = journal.spec()
