@@ -27,7 +27,13 @@ from kitaru.context import (
     require_run,
 )
 from kitaru.errors import KitaruContextError, KitaruDivergenceError, KitaruUsageError
-from kitaru.journal import cache_key_path, check_name, read_value_bytes, store_value
+from kitaru.journal import (
+    cache_key_path,
+    check_name,
+    read_json,
+    read_value_bytes,
+    store_value,
+)
 from kitaru.records import CheckpointRecord, ValueRef, utcnow
 from kitaru.serialization import decode, encode, type_path
 
@@ -320,8 +326,6 @@ class Checkpoint(Generic[P, R]):
         return hashlib.sha256(source.encode() + b"\0" + args).hexdigest()
 
     def _from_cache(self, ctx: RunContext, key: str) -> ValueRef | None:
-        from kitaru.journal import read_json
-
         doc = read_json(ctx.journal.store, cache_key_path(key))
         if doc is None:
             return None

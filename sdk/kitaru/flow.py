@@ -24,7 +24,7 @@ from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, check_name, store_value
 from kitaru.records import ExecutionSpec, utcnow
 from kitaru.replay import plan_replay
-from kitaru.runner import claim_run, execute_run
+from kitaru.runner import claim_run, execute_run, next_run_number
 from kitaru.serialization import encode, import_type
 from kitaru.stores import ObjectStore, open_store
 
@@ -181,8 +181,6 @@ class Flow(Generic[P, R]):
                              source_dir=source_dir, cwd=os.getcwd(), inputs=inputs)
 
     def _run_here(self, journal: ExecutionStore, *, reason: str) -> None:
-        from kitaru.runner import next_run_number
-
         for attempt in range(self.retries + 1):
             run = next_run_number(journal)
             if not claim_run(journal, run, reason=reason if attempt == 0 else "retry"):

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from kitaru.errors import KitaruUsageError, ObjectNotFoundError
+from kitaru.errors import ArtifactCorruptedError, KitaruUsageError, ObjectNotFoundError
 from kitaru.records import (
     Answer,
     ArtifactRecord,
@@ -79,8 +79,6 @@ def read_value_bytes(store: ObjectStore, ref: ValueRef) -> bytes:
     if ref.inline is not None:
         data = ref.inline.encode()
         if sha256_hex(data) != ref.digest:
-            from kitaru.errors import ArtifactCorruptedError
-
             raise ArtifactCorruptedError(
                 f"inline value of type {ref.type} does not match its digest sha256:{ref.digest}"
             )
