@@ -1,0 +1,218 @@
+"""Generating ``crds/`` from the pydantic models: ``python -m kitaru_operator.crdgen``.
+
+Pydantic's JSON schema is turned into a structural OpenAPI v3 schema the API server
+accepts: references inlined, optional fields unwrapped from ``anyOf [X, null]``, titles
+dropped, free-form values marked ``x-kubernetes-preserve-unknown-fields``. CEL rules,
+printer columns and short names are added here, next to the resource they belong to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from kitaru_operator.models import (
+    GROUP,
+    VERSION,
+    ExecutionSpec,
+    ExecutionStatus,
+    FlowSpec,
+    FlowStatus,
+    FlowVersionSpec,
+    FlowVersionStatus,
+)
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_structural(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _structural(merged, defs)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) == 1:
+            return _structural({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("title", "$defs"):
+            continue
+        if key == "default" and value in (None, [], {}):
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(v, defs) for name, v in value.items()}
+        else:
+            out[key] = _structural(value, defs)
+    if out.get("additionalProperties") is True:
+        del out["additionalProperties"]
+    if out.get("additionalProperties") == {}:
+        out["additionalProperties"] = {"x-kubernetes-preserve-unknown-fields": True}
+    if not out or set(out) <= {"description", "default"}:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    return out
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Return the structural OpenAPI schema of a model."""
+    schema = model.model_json_schema(by_alias=True, mode="serialization")
+    return _structural(schema, schema.get("$defs", {}))  # type: ignore[no-any-return]
+
+
+def _column(name: str, path: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": kind, "jsonPath": path, **extra}
+
+
+def _crd(
+    *,
+    kind: str,
+    plural: str,
+    short: list[str],
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    columns: list[dict[str, Any]],
+    description: str,
+    root_rules: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    root: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+        "required": ["spec"],
+    }
+    if root_rules:
+        root["x-kubernetes-validations"] = root_rules
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural,
+                      "singular": kind.lower(), "shortNames": short, "categories": ["kitaru"]},
+            "versions": [{
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": root},
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": columns,
+            }],
+        },
+    }
+
+
+def flowversion_crd() -> dict[str, Any]:
+    """The FlowVersion CRD: spec immutable once created."""
+    spec = openapi_schema(FlowVersionSpec)
+    spec["x-kubernetes-validations"] = [{
+        "rule": "self == oldSelf",
+        "message": "FlowVersion spec is immutable; create a new FlowVersion with the next "
+                   "version number instead",
+    }]
+    return _crd(kind="FlowVersion", plural="flowversions", short=["fv", "flowver"], spec=spec,
+                status=openapi_schema(FlowVersionStatus), columns=[
+                    _column("Flow", ".spec.flow"),
+                    _column("Version", ".spec.version", "integer"),
+                    _column("Image", ".spec.image"),
+                    _column("Entrypoint", ".spec.entrypoint", priority=1),
+                    _column("Age", ".metadata.creationTimestamp", "date"),
+                ], description="An immutable, deployable version of a Kitaru flow.")
+
+
+def flow_crd() -> dict[str, Any]:
+    """The Flow CRD: tag routing."""
+    return _crd(kind="Flow", plural="flows", short=["kflow"], spec=openapi_schema(FlowSpec),
+                status=openapi_schema(FlowStatus), columns=[
+                    _column("Tags", ".spec.tags"),
+                    _column("Age", ".metadata.creationTimestamp", "date"),
+                ], description="A Kitaru flow's routing of tags to FlowVersion numbers.")
+
+
+def execution_crd() -> dict[str, Any]:
+    """The Execution CRD: target rules and the finality of accepted answers."""
+    spec = openapi_schema(ExecutionSpec)
+    spec["x-kubernetes-validations"] = [
+        {"rule": "has(self.flowVersion) != (has(self.flow) || has(self.tag)) || has(self.replay)",
+         "message": "set spec.flowVersion, or spec.flow with spec.tag (not both)"},
+        {"rule": "has(self.flow) == has(self.tag)",
+         "message": "spec.flow and spec.tag go together"},
+        {"rule": "!has(oldSelf.flowVersion) || (has(self.flowVersion) && "
+                 "self.flowVersion == oldSelf.flowVersion)",
+         "message": "spec.flowVersion cannot be changed"},
+        {"rule": "self.retry >= oldSelf.retry", "message": "spec.retry can only go up"},
+    ]
+    status = openapi_schema(ExecutionStatus)
+    root_rules = [{
+        "rule": "!has(oldSelf.status) || !has(oldSelf.status.acceptedInputs) || "
+                "oldSelf.status.acceptedInputs.all(k, has(self.spec.inputs) && "
+                "k in self.spec.inputs && self.spec.inputs[k] == oldSelf.spec.inputs[k])",
+        "message": "spec.inputs: an accepted answer cannot be changed or removed",
+    }]
+    return _crd(kind="Execution", plural="executions", short=["kex", "kexec"], spec=spec,
+                status=status, columns=[
+        _column("Flow", ".status.flow"),
+        _column("Version", ".status.version", "integer"),
+        _column("Phase", ".status.phase"),
+        _column("Waiting On", ".status.waitingOn"),
+        _column("Checkpoints", ".status.checkpoints.count", "integer"),
+        _column("Run", ".status.run", "integer", priority=1),
+        _column("Age", ".metadata.creationTimestamp", "date"),
+    ], description="One run of a Kitaru flow, with its answers to waits and its retry, "
+       "cancel and replay requests.", root_rules=root_rules)
+
+
+def all_crds() -> dict[str, dict[str, Any]]:
+    """Return every CRD by file name."""
+    return {"flowversions.yaml": flowversion_crd(), "flows.yaml": flow_crd(),
+            "executions.yaml": execution_crd()}
+
+
+def render(crd: dict[str, Any]) -> str:
+    """Return a CRD as the YAML committed in ``crds/``."""
+    header = "# Generated by `python -m kitaru_operator.crdgen` from kitaru_operator/models.py.\n"
+    return header + yaml.safe_dump(crd, sort_keys=False, width=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``crds/`` (or, with ``--check``, fail when it differs from the models)."""
+    parser = argparse.ArgumentParser(prog="python -m kitaru_operator.crdgen")
+    parser.add_argument("--check", action="store_true", help="fail when crds/ is stale")
+    parser.add_argument("--out", type=Path, default=CRD_DIR)
+    args = parser.parse_args(argv)
+    stale = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, crd in all_crds().items():
+        path = args.out / name
+        text = render(crd)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text)
+    if stale:
+        print(f"crds/ is out of date with the models: {', '.join(stale)}; run "
+              "python -m kitaru_operator.crdgen", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
