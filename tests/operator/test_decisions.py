@@ -1,0 +1,188 @@
+"""Reconcile decisions, from plain data: what the operator does next with an Execution."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kitaru.records import ErrorInfo, RunOutcome, ValueRef, WaitInfo
+from kitaru_operator.decisions import JobView, Observed, RunView, decide
+from kitaru_operator.models import ExecutionSpec, ExecutionStatus, FlowVersionSpec
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+FV = FlowVersionSpec(flow="demo", version=2, image="agent:2", entrypoint="agent:flow", retries=2)
+
+
+def observed(
+    *,
+    spec: dict[str, Any] | None = None,
+    status: ExecutionStatus | None = None,
+    jobs: tuple[JobView, ...] = (),
+    latest: RunView | None = None,
+    now: datetime = NOW,
+    generation: int = 1,
+) -> Observed:
+    return Observed(
+        name="ex-1", generation=generation,
+        spec=ExecutionSpec.model_validate(spec or {"flowVersion": "demo-v2"}),
+        status=status or ExecutionStatus(), flow_version_name="demo-v2", flow_version=FV,
+        resolve_error=None, jobs=jobs, latest=latest, now=now,
+    )
+
+
+def waiting(run: int = 1) -> RunView:
+    wait = WaitInfo(name="approve", question="Publish?", schema={"type": "boolean"}, since=NOW)
+    return RunView(claimed=True, outcome=RunOutcome(run=run, outcome="waiting", wait=wait),
+                   checkpoints=2, last_checkpoints=("research", "draft"))
+
+
+def test_new_execution_pins_its_version_and_starts_run_one() -> None:
+    decision = decide(observed())
+    assert decision.create_run == 1
+    assert decision.status.phase == "Running"
+    assert (decision.status.flow_version, decision.status.flow, decision.status.version) == (
+        "demo-v2", "demo", 2)
+    assert [e.reason for e in decision.events] == ["Started"]
+
+
+def test_unresolvable_version_is_reported_and_retried_later() -> None:
+    obs = replace(observed(), flow_version=None, flow_version_name=None,
+                  resolve_error="Flow demo has no tag 'prod'")
+    decision = decide(obs)
+    assert decision.create_run is None
+    assert decision.requeue_after == 15.0
+    (resolved,) = decision.status.conditions
+    assert (resolved.type, resolved.status, resolved.message) == (
+        "Resolved", "False", "Flow demo has no tag 'prod'")
+
+
+def test_running_job_keeps_running_and_creates_nothing() -> None:
+    status = decide(observed()).status
+    decision = decide(observed(status=status, jobs=(JobView(1, "active"),),
+                               latest=RunView(claimed=True, outcome=None)))
+    assert decision.create_run is None and decision.status.phase == "Running"
+    assert decision.events == []
+
+
+def test_job_newer_than_status_is_adopted_not_duplicated() -> None:
+    # The operator created r2 and died before writing status.run = 2.
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    decision = decide(observed(status=status, jobs=(JobView(1, "succeeded"),
+                                                     JobView(2, "active")),
+                               latest=RunView(claimed=True, outcome=None)))
+    assert decision.create_run is None
+    assert decision.status.run == 2
+
+
+def test_status_written_but_job_missing_creates_the_same_run_again() -> None:
+    status = ExecutionStatus(phase="Running", run=2, flow_version="demo-v2")
+    decision = decide(observed(status=status, jobs=(JobView(1, "succeeded"),),
+                               latest=RunView(claimed=False, outcome=None)))
+    assert decision.create_run == 2
+
+
+def test_waiting_outcome_scales_to_zero_and_records_the_wait() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    decision = decide(observed(status=status, jobs=(JobView(1, "succeeded"),),
+                               latest=waiting()))
+    assert decision.create_run is None
+    assert decision.status.phase == "Waiting"
+    assert decision.status.waiting_on == "approve"
+    assert decision.status.pending_wait is not None
+    assert decision.status.pending_wait.schema_ == {"type": "boolean"}
+    assert decision.status.checkpoints.count == 2
+
+
+def test_valid_answer_starts_the_next_run_with_the_answer() -> None:
+    status = ExecutionStatus(phase="Waiting", run=1, flow_version="demo-v2")
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": True}},
+                               status=status, jobs=(JobView(1, "succeeded"),),
+                               latest=waiting(), generation=2))
+    assert decision.create_run == 2
+    assert decision.answers == {"approve": True}
+    assert decision.status.accepted_inputs == ["approve"]
+    assert decision.status.phase == "Running" and decision.status.waiting_on is None
+    assert "InputAccepted" in [e.reason for e in decision.events]
+
+
+def test_invalid_answer_keeps_waiting_with_input_rejected_once() -> None:
+    status = ExecutionStatus(phase="Waiting", run=1, flow_version="demo-v2")
+    obs = observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": "yes"}},
+                   status=status, jobs=(JobView(1, "succeeded"),), latest=waiting(),
+                   generation=2)
+    decision = decide(obs)
+    assert decision.create_run is None
+    assert decision.status.phase == "Waiting"
+    rejected = next(c for c in decision.status.conditions if c.type == "InputRejected")
+    message = "Execution ex-1: input for wait 'approve' must be a boolean, got \"yes\""
+    assert (rejected.status, rejected.message, rejected.observed_generation) == (
+        "True", message, 2)
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Warning", "InputRejected", message)]
+    # Reconciling again changes nothing and emits no second Event.
+    again = decide(replace(obs, status=decision.status))
+    assert again.events == [] and again.create_run is None
+    # A corrected answer is accepted and the condition goes away.
+    fixed = decide(replace(obs, status=decision.status, generation=3,
+                           spec=ExecutionSpec.model_validate(
+                               {"flowVersion": "demo-v2", "inputs": {"approve": False}})))
+    assert fixed.create_run == 2
+    assert all(c.type != "InputRejected" for c in fixed.status.conditions)
+
+
+def test_success_records_the_output_reference_only() -> None:
+    status = ExecutionStatus(phase="Running", run=2, flow_version="demo-v2")
+    output = ValueRef(serializer="json", type="builtins:str", size=4, digest="abc", inline='"ok"')
+    decision = decide(observed(status=status, jobs=(JobView(2, "succeeded"),),
+                               latest=RunView(True, RunOutcome(run=2, outcome="succeeded",
+                                                               output=output))))
+    assert decision.status.phase == "Succeeded"
+    assert decision.status.output is not None and decision.status.output.digest == "abc"
+    assert "ok" not in decision.status.model_dump_json()  # no payloads in status
+    succeeded = next(c for c in decision.status.conditions if c.type == "Succeeded")
+    assert succeeded.status == "True"
+
+
+def test_user_code_failure_is_final_until_retry_is_requested() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    failed = RunOutcome(run=1, outcome="failed",
+                        error=ErrorInfo(type="ValueError", message="bad", origin="user_code"))
+    obs = observed(status=status, jobs=(JobView(1, "succeeded"),),
+                   latest=RunView(True, failed))
+    decision = decide(obs)
+    assert decision.status.phase == "Failed" and decision.create_run is None
+    assert decision.status.error is not None and decision.status.error.origin == "user_code"
+
+    retried = decide(replace(obs, status=decision.status, spec=ExecutionSpec.model_validate(
+        {"flowVersion": "demo-v2", "retry": 1})))
+    assert retried.create_run == 2
+    assert retried.status.phase == "Running" and retried.status.observed_retry == 1
+
+
+def test_lost_pod_is_retried_with_backoff_up_to_the_limit() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    lost = RunView(claimed=True, outcome=None)
+    obs = observed(status=status, jobs=(JobView(1, "failed", "OOMKilled"),), latest=lost)
+    first = decide(obs)
+    assert first.create_run is None and first.requeue_after == 5.0
+    assert "OOMKilled" in first.events[0].message
+
+    later = decide(replace(obs, status=first.status, now=NOW + timedelta(seconds=6)))
+    assert later.create_run == 2 and later.status.infra_retries == 1
+
+    exhausted = ExecutionStatus(phase="Running", run=3, infra_retries=2,
+                                flow_version="demo-v2")
+    final = decide(observed(status=exhausted, jobs=(JobView(3, "failed", "Evicted"),),
+                            latest=lost))
+    assert final.status.phase == "Failed"
+    assert final.status.error is not None and final.status.error.origin == "infrastructure"
+
+
+def test_cancel_deletes_active_jobs() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "cancel": True}, status=status,
+                               jobs=(JobView(1, "active"),),
+                               latest=RunView(claimed=True, outcome=None)))
+    assert decision.delete_jobs == [1]
+    assert decision.status.phase == "Cancelled"
