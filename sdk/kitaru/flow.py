@@ -201,11 +201,15 @@ def start_replay(
     overrides: Mapping[str, Any],
     skip: tuple[str, ...] | list[str] = (),
     allow_pickle: bool = False,
+    exec_id: str | None = None,
 ) -> FlowHandle:
-    """Create a replay execution of ``source`` (without running it) and return its handle."""
+    """Create a replay execution of ``source`` (without running it) and return its handle.
+
+    ``exec_id`` names the new execution (a run pod is told its id); default a fresh one.
+    """
     src = source.spec()
     plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle)
-    journal = ExecutionStore(source.store, new_execution_id(src.flow))
+    journal = ExecutionStore(source.store, exec_id or new_execution_id(src.flow))
     for record in plan.records:
         journal.commit(record)
     for answer in plan.answers:

@@ -8,7 +8,8 @@ Two ways in:
   operator: ``KITARU_STORE``, ``KITARU_EXECUTION_ID``, ``KITARU_RUN``,
   ``KITARU_ENTRYPOINT`` (``module:function``), ``KITARU_INPUT`` (the flow's keyword
   arguments as JSON), ``KITARU_INPUTS`` (accepted wait answers as JSON), and optionally
-  ``KITARU_FLOW``. The pod creates the execution's spec if it is the first run, records
+  ``KITARU_FLOW``, ``KITARU_VERSION`` and ``KITARU_REPLAY`` (``{"source": id, "at": id,
+  "overrides": {...}, "skip": [...]}`` for the first run of a replay). The pod creates the execution's spec if it is the first run, records
   the answers, claims the run and runs it.
 
 The outcome goes to the store and, in a short JSON form (a pointer, never a payload), to
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kitaru.errors import KitaruError
-from kitaru.flow import Flow, load_flow
+from kitaru.flow import Flow, load_flow, start_replay
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
 from kitaru.runner import claim_run, execute_run, this_host
@@ -55,6 +56,11 @@ def _wait_for_claim(journal: ExecutionStore, run: int) -> bool:
 def _prepare_from_env(journal: ExecutionStore, run: int) -> None:
     """Create the spec and record the answers a run pod was given through its env."""
     entrypoint = os.environ.get("KITARU_ENTRYPOINT", "")
+    replay = json.loads(os.environ.get("KITARU_REPLAY") or "null")
+    if replay is not None and not journal.exists():
+        source = ExecutionStore(journal.store, replay["source"])
+        start_replay(source, at=replay.get("at"), overrides=replay.get("overrides") or {},
+                     skip=replay.get("skip") or [], exec_id=journal.exec_id)
     if not journal.exists():
         flow = load_flow(entrypoint, None)
         raw = json.loads(os.environ.get("KITARU_INPUT") or "{}")

@@ -62,3 +62,20 @@ def test_bad_entrypoint_is_reported_as_a_failed_run(
     assert message["error"] == {
         "type": "KitaruUsageError", "origin": "runtime",
         "message": "entrypoint 'tests.sdk.sample_flows' must look like module:function"}
+
+
+def test_pod_replay_reuses_the_source_journal(
+    store_uri: str, counters: Path, tmp_path: Path
+) -> None:
+    run_pod(tmp_path, 1, KITARU_INPUT='{"topic": "reefs"}')
+    run_pod(tmp_path, 2, KITARU_INPUTS='{"approve": true}')
+
+    code, message = run_pod(tmp_path, 1, KITARU_EXECUTION_ID="pod-replay-1",
+                            KITARU_REPLAY='{"source": "pod-exec-1", "at": "draft"}')
+
+    assert code == 0 and message["outcome"] == "succeeded"
+    info = KitaruClient().executions.get("pod-replay-1")
+    assert info.replay_of == "pod-exec-1"
+    assert {c.id: c.source for c in info.checkpoints} == {
+        "research": "replay", "draft": "run", "publish": "run"}
+    assert (runs_of(counters, "research"), runs_of(counters, "draft")) == (1, 2)

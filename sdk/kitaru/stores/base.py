@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from kitaru.errors import ArtifactCorruptedError, StoreConfigError
 
@@ -33,6 +34,36 @@ def check_key(key: str) -> str:
         raise StoreConfigError(f"store key {key!r} must be a relative path without '.', '..' "
                                "or empty parts")
     return key
+
+
+def split_bucket_uri(uri: str, scheme: str, *, noun: str = "bucket") -> tuple[str, str]:
+    """Split ``scheme://bucket/prefix`` into the bucket and the prefix (no slashes around).
+
+    Credentials, queries and fragments are refused: a store URI is shown in messages and
+    logs, so secrets go in options instead.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != scheme or not parts.netloc:
+        raise StoreConfigError(f"store {uri}: expected {scheme}://{noun}/optional/prefix")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise StoreConfigError(
+            f"store {scheme}://{parts.hostname or ''}{parts.path}: the URI must not carry "
+            "credentials, a query or a fragment; pass credentials as store options"
+        )
+    prefix = parts.path.strip("/")
+    if prefix:
+        check_key(prefix)
+    return parts.netloc, prefix
+
+
+def check_options(uri: str, options: Mapping[str, str], valid: tuple[str, ...]) -> None:
+    """Raise :class:`StoreConfigError` naming any option key not in ``valid``."""
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise StoreConfigError(
+            f"store {uri}: unknown option(s) {', '.join(unknown)}; valid options are "
+            f"{', '.join(valid)}"
+        )
 
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:
