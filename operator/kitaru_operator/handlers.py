@@ -1,0 +1,220 @@
+"""kopf handlers: translate events into ``reconcile()`` calls, and nothing more.
+
+Reconcile is level-triggered: any event on an Execution or on one of its run Jobs, and a
+periodic timer, read the current state afresh and apply ``decide()``'s answer. One lock
+per Execution keeps two reconciles of the same object from interleaving inside this
+process; across operator restarts, deterministic Job names keep every action idempotent.
+
+Order of writes: status first, then the Job. If the operator dies in between, the next
+reconcile sees a run number in status with no Job and no claim in the store, and makes
+the Job; it can never make two Jobs for one run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any, cast
+
+import kopf
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from kitaru.errors import KitaruError
+from kitaru_operator import metrics
+from kitaru_operator.decisions import Decision, Observed, current_run, decide
+from kitaru_operator.jobs import LABEL_EXECUTION, job_name, run_job, store_exec_id
+from kitaru_operator.models import (
+    GROUP,
+    TERMINAL_PHASES,
+    VERSION,
+    ExecutionSpec,
+    ExecutionStatus,
+    FlowVersionSpec,
+)
+from kitaru_operator.observe import (
+    custom_get,
+    custom_list,
+    open_run_store,
+    resolve_flow_version,
+    run_jobs,
+    run_view,
+    store_options,
+)
+from kitaru_operator.settings import SETTINGS
+
+logger = logging.getLogger("kitaru_operator")
+_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+_stopping = threading.Event()
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Set kopf up and start the periodic resync.
+
+    Only event handlers are used: they need no finalizers or annotations, so deleting an
+    Execution never waits for the operator.
+    """
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.execution.max_workers = SETTINGS.workers
+    metrics.start(SETTINGS.metrics_port)
+    threading.Thread(target=_resync_forever, name="kitaru-resync", daemon=True).start()
+
+
+@kopf.on.event(GROUP, VERSION, "executions")
+def on_execution(type: str, body: kopf.Body, **_: Any) -> None:
+    """Any change of an Execution (including the operator's own start-up listing)."""
+    if type == "DELETED":
+        _locks.pop((body.metadata.namespace or "", body.metadata.name or ""), None)
+        return
+    reconcile(body.metadata.namespace or "", body.metadata.name or "")
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXECUTION: kopf.PRESENT})
+def on_job(body: kopf.Body, **_: Any) -> None:
+    """A run Job changed: reconcile the Execution that owns it."""
+    for owner in body.metadata.get("ownerReferences", []):
+        if owner.get("kind") == "Execution":
+            reconcile(body.metadata.namespace or "", owner["name"])
+
+
+def _resync_forever() -> None:
+    """Reconcile every unfinished Execution periodically: backoff timers, missed events."""
+    while not _stopping.wait(SETTINGS.resync_seconds):
+        try:
+            for namespace, name in _unfinished():
+                reconcile(namespace, name)
+        except ApiException as exc:
+            logger.warning("resync: cannot list executions: %s", exc)
+
+
+def _unfinished() -> list[tuple[str, str]]:
+    api = client.CustomObjectsApi()
+    items: list[dict[str, Any]] = []
+    scopes: list[str | None] = list(SETTINGS.namespaces) or [None]
+    for namespace in scopes:
+        items += custom_list(api, namespace, "executions")
+    return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items
+            if (i.get("status") or {}).get("phase") not in TERMINAL_PHASES]
+
+
+@kopf.on.cleanup()
+def stop(**_: Any) -> None:
+    """Stop the resync thread."""
+    _stopping.set()
+
+
+def reconcile(namespace: str, name: str) -> None:
+    """Read the Execution's world, decide, and apply the decision."""
+    with _locks[(namespace, name)]:
+        try:
+            _reconcile(namespace, name)
+        except (ApiException, KitaruError) as exc:
+            metrics.RECONCILE_ERRORS.inc()
+            logger.warning("execution %s/%s: reconcile failed, will retry: %s",
+                           namespace, name, exc)
+
+
+def _reconcile(namespace: str, name: str) -> None:
+    custom = client.CustomObjectsApi()
+    batch = client.BatchV1Api()
+    core = client.CoreV1Api()
+    obj = custom_get(custom, namespace, "executions", name)
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
+        return
+    metrics.RECONCILES.inc()
+    raw_spec = obj.get("spec") or {}
+    try:
+        spec = ExecutionSpec.model_validate(raw_spec)
+        status = ExecutionStatus.model_validate(obj.get("status") or {})
+    except ValidationError as exc:
+        _post(obj, "Warning", "InvalidSpec", f"Execution {name}: {exc.errors()[0]['msg']}")
+        return
+    fv_name, fv, resolve_error = resolve_flow_version(custom, namespace, raw_spec,
+                                                      status.flow_version)
+    jobs = run_jobs(batch, core, namespace, name)
+    run = current_run(status, jobs)
+    store_uri = SETTINGS.default_store
+    secret = None
+    if fv is not None and fv.store is not None:
+        store_uri = fv.store.uri
+        secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
+    exec_id = store_exec_id(namespace, name)
+    store = None
+    latest = None
+    if store_uri and fv is not None:
+        store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
+        latest = run_view(store, exec_id, run) if run else None
+    elif fv is not None:
+        resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
+                         "with --default-store")
+        fv = None
+    decision = decide(Observed(
+        name=name, generation=obj["metadata"].get("generation", 1), spec=spec, status=status,
+        flow_version_name=fv_name if fv else None, flow_version=fv,
+        resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
+    ))
+    _apply(obj, decision, store_uri or "", raw_spec)
+
+
+def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
+           raw_spec: dict[str, Any]) -> None:
+    namespace = obj["metadata"]["namespace"]
+    name = obj["metadata"]["name"]
+    batch = client.BatchV1Api()
+    for run in decision.delete_jobs:
+        try:
+            batch.delete_namespaced_job(job_name(name, run), namespace,
+                                        propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    new_status = decision.status.model_dump(by_alias=True, mode="json")
+    old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
+    if new_status != old_status:
+        client.CustomObjectsApi().patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, "executions", name, {"status": new_status})
+    if decision.create_run is not None:
+        fv_name = decision.status.flow_version or ""
+        fv_obj = custom_get(client.CustomObjectsApi(), namespace, "flowversions", fv_name)
+        if fv_obj is None:
+            return
+        replay = raw_spec.get("replay") if decision.create_run == 1 else None
+        manifest = run_job(
+            namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
+            run=decision.create_run, flow_version_name=fv_name,
+            flow_version=FlowVersionSpec.model_validate(fv_obj["spec"]), store_uri=store_uri,
+            inputs=raw_spec.get("input") or {}, answers=decision.answers,
+            replay=_replay_env(namespace, replay) if replay else None,
+        )
+        try:
+            batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
+            metrics.JOBS_CREATED.inc()
+        except ApiException as exc:
+            if exc.status != 409:  # already made by an earlier reconcile: idempotent
+                raise
+    for event in decision.events:
+        _post(obj, event.type, event.reason, event.message)
+    if decision.requeue_after is not None:
+        _schedule(namespace, name, decision.requeue_after)
+
+
+def _replay_env(namespace: str, replay: dict[str, Any]) -> dict[str, Any]:
+    return {"source": store_exec_id(namespace, replay["execution"]), "at": replay.get("from"),
+            "overrides": replay.get("overrides") or {}, "skip": replay.get("skip") or []}
+
+
+def _post(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    kopf.event(cast(kopf.Body, obj), type=kind, reason=reason, message=message[:1024])
+    log = logger.warning if kind == "Warning" else logger.info
+    log("execution %s/%s: %s: %s", obj["metadata"]["namespace"], obj["metadata"]["name"],
+        reason, message)
+
+
+def _schedule(namespace: str, name: str, delay: float) -> None:
+    timer = threading.Timer(max(delay, 0.1), reconcile, args=(namespace, name))
+    timer.daemon = True
+    timer.start()

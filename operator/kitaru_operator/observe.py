@@ -1,0 +1,184 @@
+"""Reading what ``decide()`` needs: the pinned FlowVersion, run Jobs, the store.
+
+Everything here reads; nothing writes. The store is the source of truth for run
+outcomes; the Job only says whether a pod is still running or how it died.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kitaru.errors import KitaruError
+from kitaru.journal import ExecutionStore
+from kitaru.stores import ObjectStore, open_store
+from kitaru.stores.uri import scheme_of
+from kitaru_operator.decisions import JobView, RunView
+from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, label_value
+from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
+
+logger = logging.getLogger("kitaru_operator")
+
+#: Last checkpoints listed in status are read from records only for journals this small.
+_READ_RECORDS_UP_TO = 200
+
+# Credentials Secret keys (the run pod's environment) to store options, per scheme.
+_SECRET_KEYS: dict[str, dict[str, str]] = {
+    "s3": {"AWS_ACCESS_KEY_ID": "access_key_id", "AWS_SECRET_ACCESS_KEY": "secret_access_key",
+           "AWS_SESSION_TOKEN": "session_token", "AWS_ENDPOINT_URL": "endpoint_url",
+           "AWS_ENDPOINT_URL_S3": "endpoint_url", "AWS_REGION": "region",
+           "AWS_DEFAULT_REGION": "region"},
+    "az": {"AZURE_STORAGE_CONNECTION_STRING": "connection_string",
+           "AZURE_STORAGE_ACCOUNT_URL": "account_url", "AZURE_STORAGE_KEY": "account_key",
+           "AZURE_STORAGE_SAS_TOKEN": "sas_token"},
+    "gs": {"GOOGLE_CLOUD_PROJECT": "project"},
+}
+
+
+def plain(obj: Any) -> Any:
+    """Return a kubernetes client object as the JSON-shaped dict the API server sent."""
+    return client.ApiClient().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+
+
+def custom_get(api: client.CustomObjectsApi, namespace: str, plural: str,
+               name: str) -> dict[str, Any] | None:
+    """Return a Kitaru object, or None when it does not exist."""
+    try:
+        obj: Any = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return cast(dict[str, Any], obj)
+
+
+def custom_list(api: client.CustomObjectsApi, namespace: str | None,
+                plural: str) -> list[dict[str, Any]]:
+    """Return the Kitaru objects of one kind in a namespace (None: all namespaces)."""
+    listing: Any = (api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+                    if namespace else api.list_cluster_custom_object(GROUP, VERSION, plural))
+    return cast(list[dict[str, Any]], listing.get("items", []))
+
+
+def resolve_flow_version(
+    api: client.CustomObjectsApi, namespace: str, spec: Mapping[str, Any],
+    pinned: str | None,
+) -> tuple[str | None, FlowVersionSpec | None, str | None]:
+    """Return (name, spec, error) of the FlowVersion an Execution runs.
+
+    A pinned name wins; else ``spec.flowVersion``; else ``spec.flow`` + ``spec.tag``
+    through the Flow's tag map; else, for a replay, the source execution's pinned version.
+    """
+    name = pinned or spec.get("flowVersion")
+    if name is None and spec.get("flow") and spec.get("tag"):
+        flow, tag = spec["flow"], spec["tag"]
+        flow_obj = custom_get(api, namespace, "flows", flow)
+        if flow_obj is None:
+            return None, None, f"spec.flow: no Flow {flow!r} in namespace {namespace}"
+        tags = (flow_obj.get("spec") or {}).get("tags") or {}
+        if tag not in tags:
+            known = ", ".join(sorted(tags)) or "none"
+            return None, None, f"spec.tag: Flow {flow!r} has no tag {tag!r} (tags: {known})"
+        for item in custom_list(api, namespace, "flowversions"):
+            fv = item.get("spec") or {}
+            if fv.get("flow") == flow and fv.get("version") == tags[tag]:
+                name = item["metadata"]["name"]
+                break
+        else:
+            return None, None, (f"spec.tag: Flow {flow!r} tag {tag!r} points at version "
+                                f"{tags[tag]}, which has no FlowVersion")
+    if name is None and spec.get("replay"):
+        source = custom_get(api, namespace, "executions", spec["replay"].get("execution", ""))
+        if source is None:
+            return None, None, (f"spec.replay.execution: no Execution "
+                                f"{spec['replay'].get('execution')!r}")
+        name = (source.get("status") or {}).get("flowVersion")
+        if name is None:
+            return None, None, "spec.replay.execution: the source has no pinned FlowVersion yet"
+    if name is None:
+        return None, None, "set spec.flowVersion, or spec.flow with spec.tag"
+    obj = custom_get(api, namespace, "flowversions", name)
+    if obj is None:
+        return name, None, f"spec.flowVersion: no FlowVersion {name!r} in namespace {namespace}"
+    return name, FlowVersionSpec.model_validate(obj.get("spec") or {}), None
+
+
+def _failure_reason(core: client.CoreV1Api, namespace: str, job: dict[str, Any]) -> str:
+    for condition in job.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("reason") == "DeadlineExceeded":
+            return "DeadlineExceeded: the run exceeded activeDeadlineSeconds"
+    pods = plain(core.list_namespaced_pod(
+        namespace, label_selector=f"job-name={job['metadata']['name']}"))
+    for pod in pods.get("items", []):
+        status = pod.get("status", {})
+        if status.get("reason"):  # Evicted, NodeLost, ...
+            return f"{status['reason']}: {status.get('message') or 'pod stopped'}"
+        for container in status.get("containerStatuses") or []:
+            term = (container.get("state") or {}).get("terminated")
+            if term is not None:
+                return f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
+    return "the run pod was lost"
+
+
+def run_jobs(batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str,
+             execution: str) -> tuple[JobView, ...]:
+    """Return the run Jobs of an Execution."""
+    jobs = plain(batch.list_namespaced_job(
+        namespace, label_selector=f"{LABEL_EXECUTION}={label_value(execution)}"))
+    views = []
+    for job in jobs.get("items", []):
+        status = job.get("status") or {}
+        if job["metadata"].get("deletionTimestamp") and not status.get("active"):
+            continue
+        run = int((job["metadata"].get("labels") or {}).get(LABEL_RUN, "0"))
+        failed = any(c.get("type") == "Failed" and c.get("status") == "True"
+                     for c in status.get("conditions") or [])
+        if status.get("succeeded"):
+            views.append(JobView(run, "succeeded"))
+        elif status.get("failed") or failed:
+            views.append(JobView(run, "failed", _failure_reason(core, namespace, job)))
+        else:
+            views.append(JobView(run, "active"))
+    return tuple(sorted(views, key=lambda v: v.run))
+
+
+def store_options(core: client.CoreV1Api, namespace: str, uri: str,
+                  secret_name: str | None) -> dict[str, str]:
+    """Return store options from a credentials Secret (keys named like env variables)."""
+    if not secret_name:
+        return {}
+    secret = core.read_namespaced_secret(secret_name, namespace)
+    mapping = _SECRET_KEYS.get(scheme_of(uri), {})
+    options: dict[str, str] = {}
+    for key, value in (secret.data or {}).items():
+        if key in mapping:
+            options[mapping[key]] = base64.b64decode(value).decode()
+    return options
+
+
+def open_run_store(uri: str, options: Mapping[str, str]) -> ObjectStore:
+    """Open the store a FlowVersion's runs write to."""
+    return open_store(uri, options=options)
+
+
+def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:
+    """Return what the store says about run ``run`` of an execution."""
+    journal = ExecutionStore(store, exec_id)
+    try:
+        claimed = journal.run_start(run) is not None
+        outcome = journal.run_outcome(run)
+        keys = store.list(f"{journal.prefix}journal/")
+        last: tuple[str, ...] = ()
+        if len(keys) <= _READ_RECORDS_UP_TO:
+            records = sorted(journal.records().values(), key=lambda r: r.seq)
+            last = tuple(r.id for r in records[-5:])
+    except KitaruError as exc:
+        logger.warning("execution %s: cannot read run %d from the store: %s", exec_id, run, exc)
+        raise
+    return RunView(claimed=claimed, outcome=outcome, checkpoints=len(keys),
+                   last_checkpoints=last)
