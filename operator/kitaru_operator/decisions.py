@@ -283,6 +283,8 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
                                       schema=wait.schema_, since=wait.since,
                                       deadline=wait.deadline)
     status.waiting_on = wait.name
+    # Scale to zero: no pod, not even a finished one, is kept for a waiting execution.
+    decision.delete_jobs = [j.run for j in obs.jobs if j.state != "active"]
     if wait.name not in obs.spec.inputs:
         _phase(decision, "Waiting", obs, reason="Waiting",
                message=f"waiting for input on {wait.name!r}")

@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import Any, cast
 
 import kopf
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -57,6 +57,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     Only event handlers are used: they need no finalizers or annotations, so deleting an
     Execution never waits for the operator.
     """
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = SETTINGS.workers

@@ -87,6 +87,7 @@ def test_waiting_outcome_scales_to_zero_and_records_the_wait() -> None:
     decision = decide(observed(status=status, jobs=(JobView(1, "succeeded"),),
                                latest=waiting()))
     assert decision.create_run is None
+    assert decision.delete_jobs == [1]  # scale to zero: not even a finished pod is kept
     assert decision.status.phase == "Waiting"
     assert decision.status.waiting_on == "approve"
     assert decision.status.pending_wait is not None
@@ -186,3 +187,12 @@ def test_cancel_deletes_active_jobs() -> None:
                                latest=RunView(claimed=True, outcome=None)))
     assert decision.delete_jobs == [1]
     assert decision.status.phase == "Cancelled"
+
+
+def test_status_stays_small_for_a_huge_journal() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    many = RunView(claimed=True, outcome=None, checkpoints=10_000,
+                   last_checkpoints=tuple(f"step_{i}" for i in range(9996, 10_001)))
+    decision = decide(observed(status=status, jobs=(JobView(1, "active"),), latest=many))
+    assert decision.status.checkpoints.count == 10_000
+    assert len(decision.status.model_dump_json(by_alias=True)) < 4096
