@@ -1,0 +1,134 @@
+"""Fixtures for the e2e tier: a real control plane, one namespace per test.
+
+The control plane is e2e/cluster/up: built from the pinned Go modules on first use
+(the build prints its progress), started once per session and stopped at the end.
+With E2E_KUBECONFIG set, the suite runs against that cluster instead and starts
+nothing. KITARU_E2E_KEEP=1 leaves the local control plane running after the session,
+so the next run starts in seconds (e2e/cluster/down stops it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from polling import wait_until
+
+E2E_DIR = Path(__file__).parent
+CLUSTER_DIR = E2E_DIR / "cluster"
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _say(message: str) -> None:
+    # Straight to the real stderr, past pytest's capture, so CI logs show it.
+    print(f"[e2e] {message}", file=sys.__stderr__, flush=True)
+
+
+def _cluster_paths() -> dict[str, Path]:
+    script = f'. "{CLUSTER_DIR}/paths.sh"; echo "$E2E_BIN"; echo "$E2E_STATE"'
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
+    bin_dir, state = out.stdout.split()
+    return {"bin": Path(bin_dir), "state": Path(state)}
+
+
+def _external() -> Path | None:
+    value = os.environ.get("E2E_KUBECONFIG")
+    return Path(value) if value else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build the binaries before any test, outside the per-test timeout."""
+    del session
+    start = time.monotonic()
+    subprocess.run([CLUSTER_DIR / "build"], check=True, stdout=sys.__stderr__)
+    _say(f"binaries ready in {time.monotonic() - start:.1f} s")
+
+
+@pytest.fixture(scope="session")
+def cluster_paths() -> dict[str, Path]:
+    return _cluster_paths()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Iterator[Path]:
+    external = _external()
+    if external is not None:
+        _say(f"using the cluster in E2E_KUBECONFIG={external}")
+        yield external
+        return
+    start = time.monotonic()
+    up = subprocess.run(
+        [CLUSTER_DIR / "up"], check=True, stdout=subprocess.PIPE, stderr=sys.__stderr__, text=True
+    )
+    path = Path(up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG="))
+    _say(f"control plane started in {time.monotonic() - start:.1f} s; KUBECONFIG={path}")
+    try:
+        yield path
+    finally:
+        if os.environ.get("KITARU_E2E_KEEP") == "1":
+            _say(f"leaving the control plane running (export KUBECONFIG={path})")
+        else:
+            subprocess.run([CLUSTER_DIR / "down"], check=False, stdout=sys.__stderr__)
+
+
+@pytest.fixture(scope="session")
+def k8s_api(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: Path, cluster_paths: dict[str, Path]) -> Kubectl:
+    """Run the built kubectl against the cluster; returns the CompletedProcess."""
+
+    def run(
+        *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        command = [str(cluster_paths["bin"] / "kubectl"), f"--kubeconfig={kubeconfig}", *args]
+        result = subprocess.run(
+            command, check=False, input=input, capture_output=True, text=True, timeout=120
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+@pytest.fixture
+def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace, with its default ServiceAccount, deleted after the test."""
+    core = client.CoreV1Api(k8s_api)
+    slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40]
+    name = f"e2e-{slug.strip('-')}-{uuid.uuid4().hex[:5]}"
+    core.create_namespace({"metadata": {"name": name, "labels": {"kitaru.dev/e2e": "true"}}})
+
+    def default_account() -> bool:
+        try:
+            core.read_namespaced_service_account("default", name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    wait_until(default_account, timeout=30, what=f"the default ServiceAccount in {name}")
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise
