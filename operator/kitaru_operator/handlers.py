@@ -58,9 +58,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     Execution never waits for the operator.
     """
     try:
-        config.load_incluster_config()
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config()
+        config.load_kube_config()  # type: ignore[no-untyped-call]
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = SETTINGS.workers
