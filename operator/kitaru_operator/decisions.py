@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from kitaru.errors import KitaruWaitValidationError
-from kitaru.records import RunOutcome
+from kitaru.records import ErrorInfo, RunOutcome
 from kitaru.waits import check_answer
 from kitaru_operator.models import (
     CheckpointCounts,
@@ -43,6 +43,7 @@ class JobView:
     run: int
     state: JobState
     reason: str = ""  # why the pod/Job failed: OOMKilled, Evicted, DeadlineExceeded, ...
+    report: dict[str, Any] | None = None  # the run pod's termination message, parsed
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,15 @@ def decide(obs: Observed) -> Decision:
     job = next((j for j in obs.jobs if j.run == run), None)
     outcome = obs.latest.outcome if obs.latest is not None else None
 
+    if outcome is None and job is not None and job.state == "failed" and job.report and (
+        job.report.get("outcome") == "failed"
+    ):
+        # The runtime itself reported why it could not run (a bad entrypoint, ...):
+        # definitive, so it is not retried as an infrastructure failure.
+        error = job.report.get("error") or {}
+        outcome = RunOutcome(run=run, outcome="failed", error=ErrorInfo(
+            type=str(error.get("type", "Error")), origin=str(error.get("origin", "runtime")),
+            message=str(error.get("message", "the run could not start"))))
     if outcome is None:
         if job is not None and job.state == "active":
             _phase(decision, "Running", obs, reason="Running", message=f"run {run} running")

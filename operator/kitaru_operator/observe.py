@@ -7,6 +7,7 @@ outcomes; the Job only says whether a pod is still running or how it died.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -108,21 +109,33 @@ def resolve_flow_version(
     return name, FlowVersionSpec.model_validate(obj.get("spec") or {}), None
 
 
-def _failure_reason(core: client.CoreV1Api, namespace: str, job: dict[str, Any]) -> str:
+def _failure(core: client.CoreV1Api, namespace: str,
+             job: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """Return why a run Job failed, and the run pod's termination message if it left one."""
     for condition in job.get("status", {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("reason") == "DeadlineExceeded":
-            return "DeadlineExceeded: the run exceeded activeDeadlineSeconds"
+            return "DeadlineExceeded: the run exceeded activeDeadlineSeconds", None
     pods = plain(core.list_namespaced_pod(
         namespace, label_selector=f"job-name={job['metadata']['name']}"))
     for pod in pods.get("items", []):
         status = pod.get("status", {})
         if status.get("reason"):  # Evicted, NodeLost, ...
-            return f"{status['reason']}: {status.get('message') or 'pod stopped'}"
+            return f"{status['reason']}: {status.get('message') or 'pod stopped'}", None
         for container in status.get("containerStatuses") or []:
             term = (container.get("state") or {}).get("terminated")
             if term is not None:
-                return f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
-    return "the run pod was lost"
+                why = f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
+                return why, _report(term.get("message"))
+    return "the run pod was lost", None
+
+
+def _report(message: str | None) -> dict[str, Any] | None:
+    """Parse a run pod's termination message; anything else (a crash trace) is ignored."""
+    try:
+        report = json.loads(message or "")
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
 
 
 def run_jobs(batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str,
@@ -141,7 +154,8 @@ def run_jobs(batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str,
         if status.get("succeeded"):
             views.append(JobView(run, "succeeded"))
         elif status.get("failed") or failed:
-            views.append(JobView(run, "failed", _failure_reason(core, namespace, job)))
+            why, report = _failure(core, namespace, job)
+            views.append(JobView(run, "failed", why, report))
         else:
             views.append(JobView(run, "active"))
     return tuple(sorted(views, key=lambda v: v.run))

@@ -196,3 +196,15 @@ def test_status_stays_small_for_a_huge_journal() -> None:
     decision = decide(observed(status=status, jobs=(JobView(1, "active"),), latest=many))
     assert decision.status.checkpoints.count == 10_000
     assert len(decision.status.model_dump_json(by_alias=True)) < 4096
+
+
+def test_runtime_report_of_a_bad_entrypoint_fails_without_infrastructure_retries() -> None:
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    report = {"run": 1, "outcome": "failed", "error": {
+        "type": "KitaruUsageError", "origin": "runtime",
+        "message": "entrypoint 'nope:flow' cannot be imported: No module named 'nope'"}}
+    decision = decide(observed(status=status, jobs=(JobView(1, "failed", "Error", report),),
+                               latest=RunView(claimed=False, outcome=None)))
+    assert decision.status.phase == "Failed" and decision.create_run is None
+    assert decision.status.error is not None
+    assert "No module named 'nope'" in decision.status.error.message
