@@ -9,6 +9,7 @@ so the next run starts in seconds (e2e/cluster/down stops it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -27,11 +28,25 @@ E2E_DIR = Path(__file__).parent
 CLUSTER_DIR = E2E_DIR / "cluster"
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+PodLog = Callable[..., str]
 
 
 def _say(message: str) -> None:
-    # Straight to the real stderr, past pytest's capture, so CI logs show it.
-    print(f"[e2e] {message}", file=sys.__stderr__, flush=True)
+    print(f"[e2e] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _uncaptured(config: pytest.Config) -> Iterator[None]:
+    """Let output (ours and the scripts') reach the terminal, so CI logs show it.
+
+    pytest captures file descriptor 2 itself, so sys.__stderr__ alone is not enough.
+    """
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        yield
+        return
+    with capture.global_and_fixture_disabled():
+        yield
 
 
 def _cluster_paths() -> dict[str, Path]:
@@ -48,10 +63,10 @@ def _external() -> Path | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Build the binaries before any test, outside the per-test timeout."""
-    del session
-    start = time.monotonic()
-    subprocess.run([CLUSTER_DIR / "build"], check=True, stdout=sys.__stderr__)
-    _say(f"binaries ready in {time.monotonic() - start:.1f} s")
+    with _uncaptured(session.config):
+        start = time.monotonic()
+        subprocess.run([CLUSTER_DIR / "build"], check=True)
+        _say(f"binaries ready in {time.monotonic() - start:.1f} s")
 
 
 @pytest.fixture(scope="session")
@@ -60,25 +75,25 @@ def cluster_paths() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Iterator[Path]:
+def kubeconfig(pytestconfig: pytest.Config) -> Iterator[Path]:
     external = _external()
     if external is not None:
         _say(f"using the cluster in E2E_KUBECONFIG={external}")
         yield external
         return
-    start = time.monotonic()
-    up = subprocess.run(
-        [CLUSTER_DIR / "up"], check=True, stdout=subprocess.PIPE, stderr=sys.__stderr__, text=True
-    )
-    path = Path(up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG="))
-    _say(f"control plane started in {time.monotonic() - start:.1f} s; KUBECONFIG={path}")
+    with _uncaptured(pytestconfig):
+        start = time.monotonic()
+        up = subprocess.run([CLUSTER_DIR / "up"], check=True, stdout=subprocess.PIPE, text=True)
+        path = Path(up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG="))
+        _say(f"control plane started in {time.monotonic() - start:.1f} s; KUBECONFIG={path}")
     try:
         yield path
     finally:
-        if os.environ.get("KITARU_E2E_KEEP") == "1":
-            _say(f"leaving the control plane running (export KUBECONFIG={path})")
-        else:
-            subprocess.run([CLUSTER_DIR / "down"], check=False, stdout=sys.__stderr__)
+        with _uncaptured(pytestconfig):
+            if os.environ.get("KITARU_E2E_KEEP") == "1":
+                _say(f"leaving the control plane running (export KUBECONFIG={path})")
+            else:
+                subprocess.run([CLUSTER_DIR / "down"], check=False)
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +121,23 @@ def kubectl(kubeconfig: Path, cluster_paths: dict[str, Path]) -> Kubectl:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pod_log(kubectl: Kubectl, cluster_paths: dict[str, Path]) -> PodLog:
+    """A container's output: `pod_log(namespace, pod, container="main")`.
+
+    The process kubelet serves no logs API, so locally this reads the file it writes.
+    """
+
+    def read(namespace: str, pod: str, container: str = "main") -> str:
+        if _external() is not None:
+            return kubectl("logs", "--namespace", namespace, pod, "-c", container).stdout
+        pods = cluster_paths["state"] / "kubelet" / "pods"
+        (log,) = pods.glob(f"{namespace}_{pod}_*/{container}/log")
+        return log.read_text()
+
+    return read
 
 
 @pytest.fixture

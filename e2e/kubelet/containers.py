@@ -112,6 +112,14 @@ class ContainerRecord:
             return ""
         return data.decode(errors="replace")
 
+    def log_tail(self, lines: int = 80, limit: int = 2048) -> str:
+        """The end of the log, as FallbackToLogsOnError reports it."""
+        try:
+            data = self.log.read_bytes()[-limit:]
+        except FileNotFoundError:
+            return ""
+        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
     def _write(self, name: str, text: str) -> None:
         tmp = self.path / f".{name}.tmp"
         tmp.write_text(text + "\n")

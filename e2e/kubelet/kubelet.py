@@ -66,13 +66,16 @@ class Kubelet:
         log.info("node %s registered and Ready; state in %s", self.node_name, self.state_dir)
         last_beat = time.monotonic()
         while not self._stopping:
+            # A test double that dies on one odd pod would fail every later test.
             try:
                 self.sync_once()
+                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                    node.heartbeat(self.core, self.node_name)
+                    last_beat = time.monotonic()
             except ApiException as error:
                 log.warning("sync failed: %s %s", error.status, error.reason)
-            if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                node.heartbeat(self.core, self.node_name)
-                last_beat = time.monotonic()
+            except Exception:
+                log.exception("sync failed")
             time.sleep(self.interval)
         # Containers keep running: a restarted kubelet picks them up from the state dir.
         log.info("stopping; %d containers left running", len(self._children))
@@ -135,7 +138,10 @@ class Kubelet:
     def _sync_pod(self, pod: Json) -> None:
         meta, spec, status = pod["metadata"], pod["spec"], pod.get("status", {})
         pod_dir = self._pod_dir(pod)
-        records = {c["name"]: ContainerRecord(pod_dir / c["name"]) for c in spec["containers"]}
+        init = spec.get("initContainers", [])
+        records = {
+            c["name"]: ContainerRecord(pod_dir / c["name"]) for c in [*init, *spec["containers"]]
+        }
         deleting = bool(meta.get("deletionTimestamp"))
         if status.get("phase") in TERMINAL:
             if deleting:
@@ -156,21 +162,54 @@ class Kubelet:
                 self._delete(pod)
             return
         pod_dir.mkdir(parents=True, exist_ok=True)
-        waiting: dict[str, str] = {}
+        waiting: dict[str, tuple[str, str]] = {}
         source = EnvSource(self.core, meta["namespace"])
         policy = spec.get("restartPolicy", "Always")
-        for container in spec["containers"]:
+        if self._run_init(pod, records, source, waiting):
+            for container in spec["containers"]:
+                record = records[container["name"]]
+                ended = record.exit()
+                if ended is not None and _should_restart(policy, ended.code):
+                    record.restart_after(ended)
+                if record.started_at is None:
+                    self._try_start(pod, container, record, source, waiting)
+        else:
+            waiting.update({c["name"]: ("PodInitializing", "") for c in spec["containers"]})
+        self._report(pod, records, waiting, None)
+
+    def _run_init(
+        self,
+        pod: Json,
+        records: dict[str, ContainerRecord],
+        source: EnvSource,
+        waiting: dict[str, tuple[str, str]],
+    ) -> bool:
+        """Run the init containers one after another; True once all have succeeded."""
+        policy = pod["spec"].get("restartPolicy", "Always")
+        for container in pod["spec"].get("initContainers", []):
             record = records[container["name"]]
             ended = record.exit()
-            if ended is not None and _should_restart(policy, ended.code):
-                record.restart_after(ended)
-            if record.started_at is not None:
+            if ended is not None and ended.code == 0:
                 continue
-            try:
-                self._start(pod, container, record, source)
-            except ConfigError as error:
-                waiting[container["name"]] = str(error)
-        self._report(pod, records, waiting, None)
+            if ended is not None and policy != "Never":
+                record.restart_after(ended)
+            if record.started_at is None:
+                self._try_start(pod, container, record, source, waiting)
+            return False
+        return True
+
+    def _try_start(
+        self,
+        pod: Json,
+        container: Json,
+        record: ContainerRecord,
+        source: EnvSource,
+        waiting: dict[str, tuple[str, str]],
+    ) -> None:
+        try:
+            self._start(pod, container, record, source)
+        except ConfigError as error:
+            waiting[container["name"]] = ("CreateContainerConfigError", str(error))
 
     def _deadline(self, pod: Json) -> tuple[str, str] | None:
         deadline = pod["spec"].get("activeDeadlineSeconds")
@@ -248,17 +287,21 @@ class Kubelet:
         self,
         pod: Json,
         records: dict[str, ContainerRecord],
-        waiting: dict[str, str],
+        waiting: dict[str, tuple[str, str]],
         failure: tuple[str, str] | None,
     ) -> None:
         spec, old = pod["spec"], pod.get("status", {})
-        statuses = [
-            container_status(c, records[c["name"]], waiting.get(c["name"]))
-            for c in spec["containers"]
-        ]
+
+        def statuses(key: str) -> list[Json]:
+            return [
+                container_status(c, records[c["name"]], waiting.get(c["name"]))
+                for c in spec.get(key, [])
+            ]
+
         new = pod_status(
             old,
-            statuses,
+            statuses("containers"),
+            init_statuses=statuses("initContainers"),
             restart_policy=spec.get("restartPolicy", "Always"),
             now=now(),
             failure=failure,

@@ -12,8 +12,10 @@ Json = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
 
 
-def container_status(container: Json, record: ContainerRecord, waiting: str | None) -> Json:
-    """One entry of containerStatuses; WAITING is a config error that holds it back."""
+def container_status(
+    container: Json, record: ContainerRecord, waiting: tuple[str, str] | None
+) -> Json:
+    """One entry of containerStatuses; WAITING is the (reason, message) holding it back."""
     ended = record.exit()
     started = record.started_at
     pid = record.pid()
@@ -27,13 +29,17 @@ def container_status(container: Json, record: ContainerRecord, waiting: str | No
             "containerID": f"process://{record.path.name}",
         }
         message = record.message()
+        fallback = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        if not message and ended.code != 0 and fallback:
+            message = record.log_tail()
         if message:
             terminated["message"] = message
         state = {"terminated": terminated}
     elif started is not None and pid is not None:
         state = {"running": {"startedAt": started}}
     elif waiting is not None:
-        state = {"waiting": {"reason": "CreateContainerConfigError", "message": waiting}}
+        reason, text = waiting
+        state = {"waiting": {"reason": reason, "message": text} if text else {"reason": reason}}
     else:
         state = {"waiting": {"reason": "ContainerCreating"}}
     status: Json = {
@@ -86,16 +92,38 @@ def _conditions(old: list[Json], values: Mapping[str, bool], now: str) -> list[J
     return sorted(conditions, key=lambda c: str(c["type"]))
 
 
+def init_done(statuses: list[Json]) -> bool | None:
+    """True when every init container succeeded, False if one failed, else None."""
+    for status in statuses:
+        terminated = status["state"].get("terminated")
+        if terminated is None:
+            return None
+        if terminated["exitCode"] != 0:
+            return False
+    return True
+
+
 def pod_status(
     old: Json,
     statuses: list[Json],
     *,
+    init_statuses: list[Json],
     restart_policy: str,
     now: str,
     failure: tuple[str, str] | None = None,
 ) -> Json:
-    """The new pod status; FAILURE (reason, message) forces phase Failed."""
-    new_phase = "Failed" if failure else phase(restart_policy, statuses)
+    """The new pod status; FAILURE (reason, message) forces phase Failed.
+
+    A failed init container is restarted unless the policy is Never, so one that
+    shows as failed here fails the pod.
+    """
+    initialized = init_done(init_statuses)
+    if failure or initialized is False:
+        new_phase = "Failed"
+    elif initialized is None:
+        new_phase = "Pending"
+    else:
+        new_phase = phase(restart_policy, statuses)
     ready = new_phase == "Running" and all(s["ready"] for s in statuses)
     status: Json = dict(old)
     status.update(
@@ -110,13 +138,15 @@ def pod_status(
             old.get("conditions", []),
             {
                 "PodReadyToStartContainers": True,
-                "Initialized": True,
+                "Initialized": initialized is True,
                 "ContainersReady": ready,
                 "Ready": ready,
             },
             now,
         ),
     )
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
     if failure:
         status["reason"], status["message"] = failure
     return status
@@ -124,7 +154,10 @@ def pod_status(
 
 def differs(old: Json, new: Json) -> bool:
     """Whether NEW says anything OLD does not, so unchanged pods cause no writes."""
-    keys = ("phase", "reason", "message", "containerStatuses", "podIP", "startTime")
+    keys = (
+        "phase", "reason", "message", "containerStatuses", "initContainerStatuses",
+        "podIP", "startTime",
+    )  # fmt: skip
     if any(old.get(k) != new.get(k) for k in keys):
         return True
 

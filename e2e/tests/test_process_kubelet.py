@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ with open("/dev/termination-log", "w") as f:
 
 
 def test_concurrent_jobs_complete_with_their_own_termination_messages(
-    k8s_api: client.ApiClient, namespace: str
+    k8s_api: client.ApiClient, namespace: str, pod_log: Callable[..., str]
 ) -> None:
     core, batch = client.CoreV1Api(k8s_api), client.BatchV1Api(k8s_api)
     core.create_namespaced_config_map(
@@ -94,6 +95,7 @@ def test_concurrent_jobs_complete_with_their_own_termination_messages(
         assert terminated.exit_code == 0
         assert terminated.reason == "Completed"
         assert terminated.message == f"{name}: hello s3cret"
+        assert pod_log(namespace, pod.metadata.name) == f"hello from {pod.metadata.name}\n"
 
 
 def test_failing_job_reports_exit_code_and_message(
@@ -130,6 +132,65 @@ def test_pod_reaches_the_api_server_with_its_service_account(
     assert wait_until(lambda: _job_condition(batch, namespace, "in-cluster")) == "Complete"
     (pod,) = _job_pods(core, namespace, "in-cluster")
     assert _terminated(pod).message == client.VersionApi(k8s_api).get_code().git_version
+
+
+def test_init_container_prepares_a_shared_volume_before_the_main_container(
+    k8s_api: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(k8s_api)
+    mount = [{"name": "work", "mountPath": "/work/shared"}]
+    init = {
+        "name": "prepare",
+        "image": "busybox",
+        "command": ["sh", "-c", "echo prepared > /work/shared/ready"],
+        "volumeMounts": mount,
+    }
+    main = {
+        "name": "main",
+        "image": "python:3.11-slim",
+        "command": ["sh", "-c", "cat /work/shared/ready > /dev/termination-log"],
+        "volumeMounts": mount,
+    }
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "two-step"},
+            "spec": {
+                "restartPolicy": "Never",
+                "volumes": [{"name": "work", "emptyDir": {}}],
+                "initContainers": [init],
+                "containers": [main],
+            },
+        },
+    )
+
+    def finished() -> client.V1Pod | None:
+        pod = core.read_namespaced_pod("two-step", namespace)
+        return pod if pod.status.phase in ("Succeeded", "Failed") else None
+
+    pod = wait_until(finished, what="pod two-step to finish")
+    assert pod.status.phase == "Succeeded"
+    assert pod.status.init_container_statuses[0].state.terminated.exit_code == 0
+    assert _terminated(pod).message == "prepared\n"
+    assert not Path("/work/shared/ready").exists()  # the volume was the pod's alone
+
+
+def test_failing_container_falls_back_to_its_log_when_asked(
+    k8s_api: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(k8s_api)
+    spec = _job("x", "import sys; print('first', flush=True); sys.exit('boom: bad input')")["spec"]
+    spec = spec["template"]["spec"]
+    spec["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "noisy"}, "spec": spec})
+
+    def failed() -> client.V1Pod | None:
+        pod = core.read_namespaced_pod("noisy", namespace)
+        return pod if pod.status.phase == "Failed" else None
+
+    terminated = _terminated(wait_until(failed, what="pod noisy to fail"))
+    assert terminated.exit_code == 1
+    assert terminated.message == "first\nboom: bad input"
 
 
 @pytest.mark.parametrize("policy", ["Background", "Foreground"])
