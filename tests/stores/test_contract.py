@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from kitaru.errors import ArtifactCorruptedError, ObjectNotFoundError, StoreConfigError
 from kitaru.stores import ObjectStore, sha256_hex
+from tests.stores.conftest import Backend
 
 
 def test_put_if_absent_creates_once_and_keeps_the_first_value(store: ObjectStore) -> None:
@@ -90,3 +93,104 @@ def test_racing_writers_of_one_key_commit_exactly_one_value(store: ObjectStore) 
     winners = [i for i, won in results.items() if won]
     assert len(winners) == 1
     assert store.get("journal/race.json") == f"writer-{winners[0]}".encode()
+
+
+class _OneWayStream(io.RawIOBase):
+    """A readable stream that cannot seek, like a pipe or a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._inner.readinto(buffer)
+
+
+def _large_value(size: int) -> bytes:
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+@pytest.mark.parametrize("seekable", [True, False], ids=["file-like", "one-way"])
+def test_a_large_value_streams_in_and_out_with_its_digest_verified(
+    store: ObjectStore, seekable: bool
+) -> None:
+    data = _large_value(20 * 1024 * 1024 + 17)
+    source = io.BytesIO(data) if seekable else _OneWayStream(data)
+    assert store.put_if_absent("blobs/large", source) is True  # type: ignore[arg-type]
+
+    sizes = []
+    digest = hashlib.sha256()
+    with store.open("blobs/large", digest=sha256_hex(data)) as stream:
+        while chunk := stream.read(1024 * 1024):
+            sizes.append(len(chunk))
+            digest.update(chunk)
+    assert digest.hexdigest() == sha256_hex(data)
+    assert max(sizes) <= 1024 * 1024 and len(sizes) >= 20
+    assert store.get("blobs/large", digest=sha256_hex(data)) == data
+    assert store.put_if_absent("blobs/large", io.BytesIO(b"other")) is False
+
+
+def test_an_empty_value_round_trips(store: ObjectStore) -> None:
+    assert store.put_if_absent("empty", b"") is True
+    assert store.get("empty", digest=sha256_hex(b"")) == b""
+    with store.open("empty", digest=sha256_hex(b"")) as stream:
+        assert stream.read() == b""
+
+
+def test_listing_pages_through_more_than_a_thousand_keys(store: ObjectStore) -> None:
+    keys = [f"many/{i:05d}" for i in range(1105)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda k: store.put(k, b"v"), keys))
+    store.put("other/x", b"v")
+    assert store.list("many/") == keys
+    assert len(store.list()) == 1106
+
+
+def test_stores_on_two_prefixes_of_one_bucket_do_not_see_each_other(
+    backend: Backend,
+) -> None:
+    left, right = backend.store("tenant-a"), backend.store("tenant-b")
+    left.put("journal/1.json", b"left")
+    right.put("journal/1.json", b"right")
+    assert left.get("journal/1.json") == b"left"
+    assert right.get("journal/1.json") == b"right"
+    assert left.list() == ["journal/1.json"] == right.list()
+    left.delete("journal/1.json")
+    assert right.exists("journal/1.json") is True
+    assert left.exists("journal/1.json") is False
+
+
+def test_racing_writers_of_one_record_leave_one_value_and_the_losers_get_false(
+    store: ObjectStore,
+) -> None:
+    rounds, writers = 5, 12
+    for r in range(rounds):
+        barrier = threading.Barrier(writers)
+        key = f"journal/race-{r}.json"
+
+        def write(i: int, key: str = key, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            return store.put_if_absent(key, f"writer-{i}".encode() * 100)
+
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            results = list(pool.map(write, range(writers)))
+        assert results.count(True) == 1, results
+        winner = results.index(True)
+        assert store.get(key) == f"writer-{winner}".encode() * 100
+
+
+def test_an_object_changed_behind_the_store_fails_its_digest_check(
+    backend: Backend,
+) -> None:
+    store = backend.store("root")
+    data = b"the checkpoint result" * 1000
+    store.put_if_absent("blobs/v", data)
+    backend.raw_put("root/blobs/v", data[:-1] + b"!")
+    with pytest.raises(ArtifactCorruptedError, match="root/blobs/v"):
+        store.get("blobs/v", digest=sha256_hex(data))
+    with pytest.raises(ArtifactCorruptedError), store.open("blobs/v",
+                                                           digest=sha256_hex(data)) as s:
+        s.read()

@@ -49,6 +49,9 @@ _CLIENT_SETTINGS: dict[str, Any] = {
 }
 
 
+_PAGE_SIZE = 1000
+
+
 class _KeyExistsError(Exception):
     """A create-if-absent found the key taken: the caller returns ``False``."""
 
@@ -167,6 +170,11 @@ class AzureBlobStore(ObjectStore):
                 f"{where}: container {self.container_name!r} does not exist (store "
                 f"{self.uri}); create it or fix the store URI"
             )
+        if isinstance(exc, ClientAuthenticationError) and exc.status_code is None:
+            return StoreConfigError(
+                f"{where}: the account key cannot sign requests (store {self.uri}); use the "
+                "base64 key exactly as the portal or `az storage account keys list` shows it"
+            )
         if isinstance(exc, ClientAuthenticationError) or exc.status_code in (401, 403):
             return StorePermissionError(
                 f"{where}: access denied ({code or exc.status_code}) on store {self.uri}; "
@@ -212,7 +220,8 @@ class AzureBlobStore(ObjectStore):
         while True:
             def page(token: str | None = token) -> tuple[list[str], str | None]:
                 pages: Any = self.container.list_blobs(
-                    name_starts_with=root + prefix).by_page(continuation_token=token)
+                    name_starts_with=root + prefix, results_per_page=_PAGE_SIZE,
+                ).by_page(continuation_token=token)
                 names = [b.name for b in next(pages)]
                 return names, pages.continuation_token
             names, token = self._call(page)

@@ -20,12 +20,12 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, TypeVar, cast
 
-import google.auth
 import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError, TransportError
 from google.cloud import storage  # type: ignore[import-untyped]
+from google.oauth2 import service_account
 from google.resumable_media import common as media
 
 from kitaru.errors import ObjectNotFoundError, StoreConfigError, StoreError, StorePermissionError
@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 OPTIONS = ("project", "credentials_file")
 _TIMEOUT = (10, 60)
+_PAGE_SIZE = 1000
 _SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
 # Resumable uploads send chunks of this size: fewer round trips than CHUNK_SIZE, and
 # still a bounded slice of a large value in memory.
@@ -77,6 +78,7 @@ class GCSStore(ObjectStore):
         self.client = client
         self.bucket = client.bucket(bucket)
         self.retry = retry
+        self._bucket_known = False
 
     @classmethod
     def from_uri(cls, uri: str, options: Mapping[str, str], *,
@@ -89,7 +91,7 @@ class GCSStore(ObjectStore):
 
         Options:
             project: The project to bill and to attribute requests to.
-            credentials_file: A service account or external account JSON key file.
+            credentials_file: A service account JSON key file.
         """
         check_options(uri, options, OPTIONS)
         split_bucket_uri(uri, "gs")
@@ -99,9 +101,9 @@ class GCSStore(ObjectStore):
                 client = storage.Client(project=project or "kitaru",
                                         credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
             elif options.get("credentials_file"):
-                credentials, file_project = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
+                credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
                     options["credentials_file"], scopes=_SCOPES)
-                client = storage.Client(project=project or file_project,
+                client = storage.Client(project=project or credentials.project_id,
                                         credentials=credentials)
             else:
                 client = storage.Client(project=project)
@@ -124,25 +126,48 @@ class GCSStore(ObjectStore):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, fn: Callable[[], T], key: str | None = None, *,
-              attempts: int | None = None) -> T:
+              attempts: int | None = None, upload: bool = False) -> T:
         where = self.describe(key) if key else self.uri
         try:
-            return self.retry.call(fn, transient=_transient, where=where, attempts=attempts)
+            result = self.retry.call(fn, transient=_transient, where=where, attempts=attempts)
         except gexc.GoogleAPICallError as exc:
-            raise self._permanent(exc.code or 0, str(exc.message), where) from None
+            raise self._permanent(exc.code or 0, str(exc.message), where, key,
+                                  upload) from None
         except media.InvalidResponse as exc:
             status = int(getattr(exc.response, "status_code", 0))
-            raise self._permanent(status, "", where) from None
+            raise self._permanent(status, "", where, key, upload) from None
         except GoogleAuthError as exc:
             raise StorePermissionError(
                 f"{where}: Google credentials were refused ({type(exc).__name__}); refresh "
                 "them or check GOOGLE_APPLICATION_CREDENTIALS"
             ) from None
+        self._bucket_known = True
+        return result
 
-    def _permanent(self, status: int, message: str, where: str) -> Exception:
+    def _bucket_missing(self, key: str | None, message: str) -> bool:
+        """Whether a 404 is the bucket's rather than the object's.
+
+        Uploads and listings only 404 when the bucket is missing. For reads GCS says so in
+        the message, but emulators may not, so a store asks once whether the bucket is
+        there. Without ``storage.buckets.get`` the answer is a 403: assume it is.
+        """
+        if key is None or "bucket does not exist" in message.lower():
+            return True
+        if self._bucket_known:
+            return False
+        try:
+            exists = self.retry.call(lambda: self.bucket.exists(retry=None, timeout=_TIMEOUT),
+                                     transient=_transient, where=self.uri)
+        except gexc.GoogleAPICallError:
+            exists = True
+        self._bucket_known = bool(exists)
+        return not exists
+
+    def _permanent(self, status: int, message: str, where: str, key: str | None,
+                   upload: bool) -> Exception:
         if status == 412:
             return _KeyExistsError()
-        if status == 404 and "bucket" in message.lower():
+        if status == 404 and (upload or self._bucket_missing(key, message)):
             return StoreConfigError(
                 f"{where}: bucket {self.bucket.name!r} does not exist (store {self.uri}); "
                 "create it or fix the store URI"
@@ -168,7 +193,8 @@ class GCSStore(ObjectStore):
                 if len(data) <= CHUNK_SIZE:
                     payload = bytes(data)
                     self._call(lambda: blob.upload_from_string(
-                        payload, if_generation_match=match, retry=None, timeout=_TIMEOUT), key)
+                        payload, if_generation_match=match, retry=None, timeout=_TIMEOUT), key,
+                        upload=True)
                     return True
                 data = cast(BinaryIO, io.BytesIO(data))
             start = data.tell() if data.seekable() else None
@@ -186,7 +212,7 @@ class GCSStore(ObjectStore):
                                            retry=None, timeout=_TIMEOUT, checksum=None)
 
             # A stream that cannot be rewound cannot be sent again.
-            self._call(upload, key, attempts=None if start is not None else 1)
+            self._call(upload, key, attempts=None if start is not None else 1, upload=True)
         except _KeyExistsError:
             return False
         return True
@@ -202,7 +228,8 @@ class GCSStore(ObjectStore):
         while True:
             def page(token: str | None = token) -> tuple[list[str], str | None]:
                 blobs = self.client.list_blobs(self.bucket, prefix=root + prefix,
-                                               page_token=token, retry=None,
+                                               page_token=token, page_size=_PAGE_SIZE,
+                                               retry=None,
                                                timeout=_TIMEOUT)
                 names = [b.name for b in next(blobs.pages)]
                 return names, blobs.next_page_token
@@ -228,25 +255,38 @@ class GCSStore(ObjectStore):
 
 
 class _Prepend(io.RawIOBase):
-    """``head`` followed by the rest of ``stream``: a peeked stream, made whole again."""
+    """``head`` followed by the rest of ``stream``: a peeked stream, made whole again.
+
+    Reads return the full size asked for until the end of the stream, because the
+    resumable upload takes a short read to mean the end.
+    """
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
         super().__init__()
         self._head = memoryview(head)
         self._stream = stream
+        self._position = 0
 
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self._position  # the upload checks that it starts at 0
+
     def read(self, size: int | None = -1) -> bytes:
-        if not self._head:
-            return self._stream.read(-1 if size is None else size)
         if size is None or size < 0:
-            rest = self._stream.read()
             head, self._head = self._head, memoryview(b"")
-            return bytes(head) + rest
-        piece, self._head = self._head[:size], self._head[size:]
-        return bytes(piece)
+            data = bytes(head) + self._stream.read()
+        else:
+            piece, self._head = self._head[:size], self._head[size:]
+            pieces = [bytes(piece)]
+            missing = size - len(piece)
+            while missing > 0 and (more := self._stream.read(missing)):
+                pieces.append(more)
+                missing -= len(more)
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self._position += len(data)
+        return data
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         chunk = self.read(len(buffer))
