@@ -3,14 +3,22 @@
 The control plane is e2e/cluster/up: built from the pinned Go modules on first use
 (the build prints its progress), started once per session and stopped at the end.
 With E2E_KUBECONFIG set, the suite runs against that cluster instead and starts
-nothing. KITARU_E2E_KEEP=1 leaves the local control plane running after the session,
-so the next run starts in seconds (e2e/cluster/down stops it).
+nothing.
+
+Each session gets its own cluster state (under the cache, named after the pytest
+process), so two sessions on one machine do not share or stop each other's
+cluster. KITARU_E2E_KEEP=1 uses the shared default state instead (or
+KITARU_E2E_STATE) and leaves the control plane running after the session, so the
+next run starts in seconds (e2e/cluster/down stops it). When a test fails, the
+component and container logs are copied to KITARU_E2E_ARTIFACTS (default: a
+directory under /tmp, printed) before the teardown removes the state.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,8 +69,16 @@ def _external() -> Path | None:
     return Path(value) if value else None
 
 
+def _keep() -> bool:
+    return os.environ.get("KITARU_E2E_KEEP") == "1"
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Build the binaries before any test, outside the per-test timeout."""
+    if not _keep() and "KITARU_E2E_STATE" not in os.environ:
+        cache = Path(os.environ.get("KITARU_E2E_CACHE", Path.home() / ".cache/kitaru-e2e"))
+        # Inherited by up, down and the kubelet restart test.
+        os.environ["KITARU_E2E_STATE"] = str(cache / f"state-pytest-{os.getpid()}")
     with _uncaptured(session.config):
         start = time.monotonic()
         subprocess.run([CLUSTER_DIR / "build"], check=True)
@@ -75,7 +91,7 @@ def cluster_paths() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(pytestconfig: pytest.Config) -> Iterator[Path]:
+def kubeconfig(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Path]:
     external = _external()
     if external is not None:
         _say(f"using the cluster in E2E_KUBECONFIG={external}")
@@ -90,10 +106,23 @@ def kubeconfig(pytestconfig: pytest.Config) -> Iterator[Path]:
         yield path
     finally:
         with _uncaptured(pytestconfig):
-            if os.environ.get("KITARU_E2E_KEEP") == "1":
+            if request.session.testsfailed:
+                _save_logs(path.parent)
+            if _keep():
                 _say(f"leaving the control plane running (export KUBECONFIG={path})")
             else:
                 subprocess.run([CLUSTER_DIR / "down"], check=False)
+
+
+def _save_logs(state: Path) -> None:
+    default = Path("/tmp") / f"kitaru-e2e-artifacts-{os.getpid()}"
+    target = Path(os.environ.get("KITARU_E2E_ARTIFACTS", default))
+    shutil.copytree(state / "logs", target / "logs", dirs_exist_ok=True)
+    for log in (state / "kubelet" / "pods").glob("*/*/log"):
+        copy = target / "pods" / log.parent.parent.name / f"{log.parent.name}.log"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, copy)
+    _say(f"tests failed; control plane and container logs saved in {target}")
 
 
 @pytest.fixture(scope="session")
