@@ -45,12 +45,12 @@ class EnvSource:
         if key not in self._cache:
             try:
                 if kind == "Secret":
-                    obj = self._core.read_namespaced_secret(name, self._namespace)
-                    raw = obj.data or {}
+                    secret = self._core.read_namespaced_secret(name, self._namespace)
+                    raw = secret.data or {}
                     self._cache[key] = {k: base64.b64decode(v).decode() for k, v in raw.items()}
                 else:
-                    obj = self._core.read_namespaced_config_map(name, self._namespace)
-                    self._cache[key] = dict(obj.data or {})
+                    config_map = self._core.read_namespaced_config_map(name, self._namespace)
+                    self._cache[key] = {k: str(v) for k, v in (config_map.data or {}).items()}
             except ApiException as error:
                 if error.status != 404:
                     raise
@@ -82,7 +82,7 @@ def _field(pod: Json, path: str) -> str:
         "status.hostIP": "127.0.0.1",
     }
     if path in fields:
-        return fields[path]
+        return str(fields[path])
     match = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", path)
     if match:
         return str(pod["metadata"].get(match.group(1), {}).get(match.group(2), ""))

@@ -35,6 +35,8 @@ def _service_account(core: CoreV1Api, pod: Json, target: Path, ca_file: Path) ->
             }
         },
     )
+    if request.status is None or not request.status.token:
+        raise ConfigError(f"no token for service account of pod {meta['name']}")
     target.mkdir(parents=True, exist_ok=True)
     (target / "token").write_text(request.status.token)
     (target / "ca.crt").write_bytes(ca_file.read_bytes())

@@ -278,3 +278,52 @@ def test_restarted_kubelet_reports_a_pod_that_ended_while_it_was_down(
     assert pod.status.container_statuses[0].restart_count == 0
     assert _terminated(pod).message == "finished alone"
     release.unlink()
+
+
+def _gone(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
+def test_finished_job_is_deleted_after_its_ttl(k8s_api: client.ApiClient, namespace: str) -> None:
+    core, batch = client.CoreV1Api(k8s_api), client.BatchV1Api(k8s_api)
+    job = _job("brief", "print('done')")
+    job["spec"]["ttlSecondsAfterFinished"] = 0
+    batch.create_namespaced_job(namespace, job)
+
+    wait_until(
+        lambda: _gone(lambda: batch.read_namespaced_job("brief", namespace)),
+        what="the TTL controller to delete Job brief",
+    )
+    wait_until(lambda: not _job_pods(core, namespace, "brief"), what="its pod to be collected")
+
+
+def test_deleting_a_namespace_stops_and_removes_its_running_pods(
+    k8s_api: client.ApiClient,
+) -> None:
+    core = client.CoreV1Api(k8s_api)
+    name = f"e2e-doomed-{os.getpid()}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_until(
+        lambda: not _gone(lambda: core.read_namespaced_service_account("default", name)),
+        what=f"the default ServiceAccount in {name}",
+    )
+    spec = _job("x", "import time; time.sleep(600)")["spec"]["template"]["spec"]
+    core.create_namespaced_pod(name, {"metadata": {"name": "sleeper"}, "spec": spec})
+    wait_until(
+        lambda: core.read_namespaced_pod("sleeper", name).status.phase == "Running",
+        what="pod sleeper to run",
+    )
+
+    core.delete_namespace(name)
+
+    wait_until(
+        lambda: _gone(lambda: core.read_namespace(name)),
+        timeout=90,
+        what=f"namespace {name} to be removed",
+    )
