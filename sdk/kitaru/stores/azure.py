@@ -212,7 +212,7 @@ class AzureBlobStore(ObjectStore):
     def _open(self, key: str) -> BinaryIO:
         downloader = self._call(lambda: self.container.download_blob(
             self._name(key), max_concurrency=1), key)
-        return cast(BinaryIO, _ChunkReader(downloader.chunks(), self.describe(key)))
+        return cast(BinaryIO, _DownloadReader(downloader, self.describe(key)))
 
     def _list(self, prefix: str) -> Iterator[str]:
         root = f"{self.prefix}/" if self.prefix else ""
@@ -243,40 +243,28 @@ class AzureBlobStore(ObjectStore):
             self._call(lambda: self.container.delete_blob(self._name(key)), key)
 
 
-class _ChunkReader(io.RawIOBase):
-    """The chunks of a blob download as a raw binary stream."""
+class _DownloadReader(io.RawIOBase):
+    """A blob download as a raw binary stream, with faults made store errors."""
 
-    def __init__(self, chunks: Iterator[bytes], where: str) -> None:
+    def __init__(self, downloader: Any, where: str) -> None:
         super().__init__()
-        self._chunks = chunks
+        self._downloader = downloader
         self._where = where
-        self._buffer = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
-    def _next(self) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         try:
-            return next(self._chunks, b"")
+            if size is None or size < 0:
+                return bytes(self._downloader.readall())
+            return bytes(self._downloader.read(size))
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             raise StoreError(f"{self._where}: the read was cut off ({type(exc).__name__}); "
                              "read the object again") from None
 
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        if not self._buffer:
-            self._buffer = memoryview(self._next())
-        piece, self._buffer = self._buffer[:size], self._buffer[size:]
-        return bytes(piece)
-
     def readall(self) -> bytes:
-        out = io.BytesIO()
-        out.write(self._buffer)
-        self._buffer = memoryview(b"")
-        while chunk := self._next():
-            out.write(chunk)
-        return out.getvalue()
+        return self.read()
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         chunk = self.read(len(buffer))

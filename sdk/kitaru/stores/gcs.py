@@ -190,12 +190,7 @@ class GCSStore(ObjectStore):
         match = None if overwrite else 0
         try:
             if isinstance(data, (bytes, bytearray, memoryview)):
-                if len(data) <= CHUNK_SIZE:
-                    payload = bytes(data)
-                    self._call(lambda: blob.upload_from_string(
-                        payload, if_generation_match=match, retry=None, timeout=_TIMEOUT), key,
-                        upload=True)
-                    return True
+                # BytesIO shares the bytes; upload_from_string would copy them twice.
                 data = cast(BinaryIO, io.BytesIO(data))
             start = data.tell() if data.seekable() else None
 
@@ -204,8 +199,9 @@ class GCSStore(ObjectStore):
                     data.seek(start)
                 head = data.read(CHUNK_SIZE)
                 if len(head) < CHUNK_SIZE:
-                    blob.upload_from_string(head, if_generation_match=match, retry=None,
-                                            timeout=_TIMEOUT)
+                    blob.upload_from_file(io.BytesIO(head), size=len(head),
+                                          if_generation_match=match, retry=None,
+                                          timeout=_TIMEOUT)
                     return
                 resumable = self.bucket.blob(blob.name, chunk_size=UPLOAD_CHUNK_SIZE)
                 resumable.upload_from_file(_Prepend(head, data), if_generation_match=match,
@@ -295,7 +291,11 @@ class _Prepend(io.RawIOBase):
 
 
 class _RangeReader(io.RawIOBase):
-    """Streams one object in ranges, each retried alone, all from one generation."""
+    """Streams one object in ranges, each retried alone, all from one generation.
+
+    Each range asks for one byte more than it hands out at once, so an object whose size
+    is a multiple of the range still ends on a short range, not on an extra request.
+    """
 
     def __init__(self, store: GCSStore, key: str) -> None:
         super().__init__()
@@ -304,20 +304,21 @@ class _RangeReader(io.RawIOBase):
         self._blob = store.bucket.blob(store._name(key))
         self._generation: int | None = None
         self._offset = 0
-        self._buffer = memoryview(b"")
+        self._chunk = b""
+        self._pos = 0
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
     def fetch(self) -> None:
-        """Fetch the next range into the buffer; mark end of file after a short one."""
+        """Fetch the next range; mark end of file after a short one."""
         offset = self._offset
 
         def download() -> bytes:
             try:
                 return cast(bytes, self._blob.download_as_bytes(
-                    start=offset, end=offset + CHUNK_SIZE - 1, checksum=None, retry=None,
+                    start=offset, end=offset + CHUNK_SIZE, checksum=None, retry=None,
                     timeout=_TIMEOUT, if_generation_match=self._generation))
             except gexc.RequestRangeNotSatisfiable:
                 return b""  # the object ends exactly where the last range did
@@ -326,38 +327,43 @@ class _RangeReader(io.RawIOBase):
         if self._generation is None and self._blob.generation is not None:
             self._generation = int(self._blob.generation)
         self._offset += len(chunk)
-        self._eof = len(chunk) < CHUNK_SIZE
-        self._buffer = memoryview(chunk)
+        self._eof = len(chunk) <= CHUNK_SIZE
+        self._chunk, self._pos = chunk, 0
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()
-        if not self._buffer and not self._eof:
+        if self._pos >= len(self._chunk) and not self._eof:
             self.fetch()
-        piece, self._buffer = self._buffer[:size], self._buffer[size:]
-        return bytes(piece)
+        if self._pos == 0 and size >= len(self._chunk):
+            piece = self._chunk
+        else:
+            piece = self._chunk[self._pos:self._pos + size]
+        self._pos += len(piece)
+        return piece
 
     def readall(self) -> bytes:
+        if self._eof:
+            return self.read(len(self._chunk) - self._pos)
         # One streamed request for the rest, into one growing buffer: the value is held
         # about once, where joining ranges would hold it twice.
         out = io.BytesIO()
-        out.write(self._buffer)
-        self._buffer = memoryview(b"")
-        if not self._eof:
-            keep, offset = out.tell(), self._offset
+        out.write(memoryview(self._chunk)[self._pos:])
+        self._chunk, self._pos = b"", 0
+        keep, offset = out.tell(), self._offset
 
-            def rest() -> None:
-                out.seek(keep)
-                out.truncate()
-                # Range not satisfiable: the object ends exactly where the last range did.
-                with contextlib.suppress(gexc.RequestRangeNotSatisfiable):
-                    self._blob.download_to_file(out, start=offset, checksum=None, retry=None,
-                                                timeout=_TIMEOUT,
-                                                if_generation_match=self._generation)
+        def rest() -> None:
+            out.seek(keep)
+            out.truncate()
+            # Range not satisfiable: the object ends exactly where the last range did.
+            with contextlib.suppress(gexc.RequestRangeNotSatisfiable):
+                self._blob.download_to_file(out, start=offset, checksum=None, retry=None,
+                                            timeout=_TIMEOUT,
+                                            if_generation_match=self._generation)
 
-            self._store._call(rest, self._key)
-            self._offset += out.tell() - keep
-            self._eof = True
+        self._store._call(rest, self._key)
+        self._offset += out.tell() - keep
+        self._eof = True
         return out.getvalue()
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
