@@ -17,7 +17,7 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from . import node, volumes
-from .containers import ContainerRecord, now
+from .containers import ContainerRecord, Exit, now
 from .envvars import ConfigError, EnvSource, container_env, expand
 from .status import TERMINAL, container_status, differs, pod_status
 
@@ -27,6 +27,7 @@ log = logging.getLogger("kubelet")
 PYTHON_NAMES = ("python", "python3")
 HEARTBEAT_SECONDS = 30.0
 DEFAULT_GRACE_SECONDS = 30
+MAX_BACKOFF_SECONDS = 30
 
 
 def _seconds_since(stamp: str) -> float:
@@ -34,8 +35,11 @@ def _seconds_since(stamp: str) -> float:
     return (datetime.now(UTC) - then).total_seconds()
 
 
-def _should_restart(policy: str, code: int) -> bool:
-    return policy == "Always" or (policy == "OnFailure" and code != 0)
+def _should_restart(policy: str, record: ContainerRecord, ended: Exit) -> bool:
+    """Restart per the policy, after a back-off (1 s, doubling to 30 s) like a kubelet's."""
+    if not (policy == "Always" or (policy == "OnFailure" and ended.code != 0)):
+        return False
+    return _seconds_since(ended.finished_at) >= min(2**record.restarts, MAX_BACKOFF_SECONDS)
 
 
 @dataclass
@@ -169,7 +173,7 @@ class Kubelet:
             for container in spec["containers"]:
                 record = records[container["name"]]
                 ended = record.exit()
-                if ended is not None and _should_restart(policy, ended.code):
+                if ended is not None and _should_restart(policy, record, ended):
                     record.restart_after(ended)
                 if record.started_at is None:
                     self._try_start(pod, container, record, source, waiting)
@@ -191,7 +195,10 @@ class Kubelet:
             ended = record.exit()
             if ended is not None and ended.code == 0:
                 continue
-            if ended is not None and policy != "Never":
+            # An init container that failed runs again unless the pod must not restart.
+            if ended is not None and _should_restart(
+                "Never" if policy == "Never" else "OnFailure", record, ended
+            ):
                 record.restart_after(ended)
             if record.started_at is None:
                 self._try_start(pod, container, record, source, waiting)

@@ -114,13 +114,13 @@ def pod_status(
 ) -> Json:
     """The new pod status; FAILURE (reason, message) forces phase Failed.
 
-    A failed init container is restarted unless the policy is Never, so one that
-    shows as failed here fails the pod.
+    A failed init container fails the pod only under restartPolicy Never; otherwise
+    it runs again (after a back-off) and the pod stays Pending.
     """
     initialized = init_done(init_statuses)
-    if failure or initialized is False:
+    if failure or (initialized is False and restart_policy == "Never"):
         new_phase = "Failed"
-    elif initialized is None:
+    elif not initialized:
         new_phase = "Pending"
     else:
         new_phase = phase(restart_policy, statuses)
