@@ -12,4 +12,8 @@ Invariants:
   again without losing track of running containers, and never starts one twice.
 - Each container runs in a private mount namespace, where its own file is bound
   over its terminationMessagePath; concurrent pods never see each other's message.
+  Volumes are bound the same way. A bind mount needs a mount point, so one missing
+  on the host is created there, empty (for example /dev/termination-log).
+- Stopping the kubelet leaves containers running; e2e/cluster/down stops them by
+  the PIDs in the state directory.
 """

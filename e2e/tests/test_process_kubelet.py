@@ -138,17 +138,17 @@ def test_init_container_prepares_a_shared_volume_before_the_main_container(
     k8s_api: client.ApiClient, namespace: str
 ) -> None:
     core = client.CoreV1Api(k8s_api)
-    mount = [{"name": "work", "mountPath": "/work/shared"}]
+    mount = [{"name": "work", "mountPath": "/var/tmp/kitaru-e2e-work"}]
     init = {
         "name": "prepare",
         "image": "busybox",
-        "command": ["sh", "-c", "echo prepared > /work/shared/ready"],
+        "command": ["sh", "-c", "echo prepared > /var/tmp/kitaru-e2e-work/ready"],
         "volumeMounts": mount,
     }
     main = {
         "name": "main",
         "image": "python:3.11-slim",
-        "command": ["sh", "-c", "cat /work/shared/ready > /dev/termination-log"],
+        "command": ["sh", "-c", "cat /var/tmp/kitaru-e2e-work/ready > /dev/termination-log"],
         "volumeMounts": mount,
     }
     core.create_namespaced_pod(
@@ -172,7 +172,7 @@ def test_init_container_prepares_a_shared_volume_before_the_main_container(
     assert pod.status.phase == "Succeeded"
     assert pod.status.init_container_statuses[0].state.terminated.exit_code == 0
     assert _terminated(pod).message == "prepared\n"
-    assert not Path("/work/shared/ready").exists()  # the volume was the pod's alone
+    assert not Path("/var/tmp/kitaru-e2e-work/ready").exists()  # the volume was the pod's alone
 
 
 def test_failing_container_falls_back_to_its_log_when_asked(
