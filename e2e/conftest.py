@@ -91,7 +91,9 @@ def cluster_paths() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Path]:
+def kubeconfig(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest, cluster_paths: dict[str, Path]
+) -> Iterator[Path]:
     external = _external()
     if external is not None:
         _say(f"using the cluster in E2E_KUBECONFIG={external}")
@@ -99,7 +101,12 @@ def kubeconfig(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> I
         return
     with _uncaptured(pytestconfig):
         start = time.monotonic()
-        up = subprocess.run([CLUSTER_DIR / "up"], check=True, stdout=subprocess.PIPE, text=True)
+        up = subprocess.run([CLUSTER_DIR / "up"], check=False, stdout=subprocess.PIPE, text=True)
+        if up.returncode != 0:
+            _save_logs(cluster_paths["state"])
+            if not _keep():
+                subprocess.run([CLUSTER_DIR / "down"], check=False)
+            pytest.fail(f"e2e/cluster/up failed with exit code {up.returncode}", pytrace=False)
         path = Path(up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG="))
         _say(f"control plane started in {time.monotonic() - start:.1f} s; KUBECONFIG={path}")
     try:
@@ -117,12 +124,13 @@ def kubeconfig(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> I
 def _save_logs(state: Path) -> None:
     default = Path("/tmp") / f"kitaru-e2e-artifacts-{os.getpid()}"
     target = Path(os.environ.get("KITARU_E2E_ARTIFACTS", default))
-    shutil.copytree(state / "logs", target / "logs", dirs_exist_ok=True)
+    if (state / "logs").is_dir():
+        shutil.copytree(state / "logs", target / "logs", dirs_exist_ok=True)
     for log in (state / "kubelet" / "pods").glob("*/*/log"):
         copy = target / "pods" / log.parent.parent.name / f"{log.parent.name}.log"
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, copy)
-    _say(f"tests failed; control plane and container logs saved in {target}")
+    _say(f"control plane and container logs saved in {target}")
 
 
 @pytest.fixture(scope="session")
