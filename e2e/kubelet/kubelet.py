@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ def _should_restart(policy: str, record: ContainerRecord, ended: Exit) -> bool:
     """Restart per the policy, after a back-off (1 s, doubling to 30 s) like a kubelet's."""
     if not (policy == "Always" or (policy == "OnFailure" and ended.code != 0)):
         return False
-    return _seconds_since(ended.finished_at) >= min(2**record.restarts, MAX_BACKOFF_SECONDS)
+    return _seconds_since(ended.finished_at) >= min(1 << record.restarts, MAX_BACKOFF_SECONDS)
 
 
 @dataclass
@@ -240,7 +241,7 @@ class Kubelet:
         return True
 
     @staticmethod
-    def _kill(records: Any, signum: int) -> None:
+    def _kill(records: Iterable[ContainerRecord], signum: int) -> None:
         for record in records:
             record.signal(signum)
 
