@@ -9,8 +9,9 @@ Two ways in:
   ``KITARU_ENTRYPOINT`` (``module:function``), ``KITARU_INPUT`` (the flow's keyword
   arguments as JSON), ``KITARU_INPUTS`` (accepted wait answers as JSON), and optionally
   ``KITARU_FLOW``, ``KITARU_VERSION`` and ``KITARU_REPLAY`` (``{"source": id, "at": id,
-  "overrides": {...}, "skip": [...]}`` for the first run of a replay). The pod creates the execution's spec if it is the first run, records
-  the answers, claims the run and runs it.
+  "overrides": {...}, "skip": [...]}`` for the first run of a replay). The pod creates
+  the execution's spec if it is the first run, records the answers, claims the run and
+  runs it.
 
 The outcome goes to the store and, in a short JSON form (a pointer, never a payload), to
 the container termination message at ``KITARU_TERMINATION_LOG`` (default
