@@ -42,7 +42,12 @@ bench: venv tools
 bench-small: venv tools
 	$(PY) -m bench --small
 
-test: lint unit bench-small
+# e2e: builds the pinned control plane into ~/.cache/kitaru-e2e (once per machine, many
+# minutes cold), starts it, runs e2e/ (operator scenarios included) and tears it down.
+e2e: venv tools
+	e2e/run
+
+test: lint unit bench-small e2e
 
 clean:
 	rm -rf $(VENV) .kitaru

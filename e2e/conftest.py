@@ -201,3 +201,7 @@ def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iter
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+# The operator scenarios' fixtures (S3 on moto, CRDs, the operator process, agents).
+from operator_fixtures import agents, crds, operator, s3  # noqa: E402, F401
