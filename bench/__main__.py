@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["bench.checkpoint_overhead", "bench.store_throughput"]
+BENCHMARKS = ["bench.checkpoint_overhead", "bench.store_throughput", "bench.operator_scale"]
 
 
 def main() -> int:

@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_format == "json":
         handler.setFormatter(_JsonFormatter())
     logging.basicConfig(level=SETTINGS.log_level, handlers=[handler], force=True)
-    logging.getLogger("kopf").setLevel(max(logging.getLevelName(SETTINGS.log_level),
-                                           logging.INFO))
+    # kopf reports every handler call at INFO; keep its own chatter to warnings unless
+    # debugging. Kitaru's events (phase changes, rejected inputs) stay at INFO.
+    kopf_level = logging.DEBUG if SETTINGS.log_level == "DEBUG" else logging.WARNING
+    logging.getLogger("kopf").setLevel(kopf_level)
 
     import kitaru_operator.handlers  # noqa: F401  (registers the handlers with kopf)
 
-    kopf.configure(verbose=False)
     kopf.run(standalone=True, clusterwide=not SETTINGS.namespaces,
              namespaces=SETTINGS.namespaces)
     return 0

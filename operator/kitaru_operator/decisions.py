@@ -10,11 +10,11 @@ names are deterministic and the status it writes is a function of what it saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from kitaru.errors import KitaruWaitValidationError
-from kitaru.records import ErrorInfo, RunOutcome
+from kitaru.records import ErrorInfo, RunOutcome, WaitInfo
 from kitaru.waits import check_answer
 from kitaru_operator.models import (
     CheckpointCounts,
@@ -147,6 +147,25 @@ def current_run(status: ExecutionStatus, jobs: tuple[JobView, ...]) -> int:
     """The run the Execution is on: the newest of status and its Jobs (a Job may be newer
     than status when the operator stopped between creating it and writing status)."""
     return max(status.run, max((j.run for j in jobs), default=0))
+
+
+def known_from_status(status: ExecutionStatus, run: int,
+                      jobs: tuple[JobView, ...]) -> RunView | None:
+    """Return the latest run as status already records it, when that is enough.
+
+    A Waiting execution's status holds its wait (schema included), so answering it needs
+    no store read: the next run starts after a few API calls. None means: read the store.
+    """
+    wait = status.pending_wait
+    if (status.phase != "Waiting" or wait is None or status.run != run
+            or any(j.state == "active" for j in jobs)):
+        return None
+    info = WaitInfo(name=wait.name, question=wait.question, schema=wait.schema_,
+                    since=wait.since or status.started_at or datetime.now(UTC),
+                    deadline=wait.deadline)
+    return RunView(claimed=True, outcome=RunOutcome(run=run, outcome="waiting", wait=info),
+                   checkpoints=status.checkpoints.count,
+                   last_checkpoints=tuple(status.checkpoints.last))
 
 
 def backoff(retries_used: int) -> float:

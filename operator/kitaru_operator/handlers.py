@@ -24,7 +24,13 @@ from pydantic import ValidationError
 
 from kitaru.errors import KitaruError
 from kitaru_operator import metrics
-from kitaru_operator.decisions import Decision, Observed, current_run, decide
+from kitaru_operator.decisions import (
+    Decision,
+    Observed,
+    current_run,
+    decide,
+    known_from_status,
+)
 from kitaru_operator.jobs import LABEL_EXECUTION, job_name, run_job, store_exec_id
 from kitaru_operator.models import (
     GROUP,
@@ -107,12 +113,14 @@ def _unfinished() -> list[tuple[str, str]]:
 
 @kopf.on.cleanup()
 def stop(**_: Any) -> None:
-    """Stop the resync thread."""
+    """Stop the resync thread and drop queued reconciles, so the operator exits promptly."""
     _stopping.set()
 
 
 def reconcile(namespace: str, name: str) -> None:
     """Read the Execution's world, decide, and apply the decision."""
+    if _stopping.is_set():
+        return  # shutting down: queued reconciles are dropped, the next start redoes them
     with _locks[(namespace, name)]:
         try:
             _reconcile(namespace, name)
@@ -147,11 +155,11 @@ def _reconcile(namespace: str, name: str) -> None:
         store_uri = fv.store.uri
         secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
     exec_id = store_exec_id(namespace, name)
-    store = None
-    latest = None
+    latest = known_from_status(status, run, jobs)
     if store_uri and fv is not None:
-        store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
-        latest = run_view(store, exec_id, run) if run else None
+        if latest is None and run:
+            options = store_options(core, namespace, store_uri, secret)
+            latest = run_view(open_run_store(store_uri, options), exec_id, run)
     elif fv is not None:
         resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
                          "with --default-store")
@@ -161,11 +169,11 @@ def _reconcile(namespace: str, name: str) -> None:
         flow_version_name=fv_name if fv else None, flow_version=fv,
         resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
     ))
-    _apply(obj, decision, store_uri or "", raw_spec)
+    _apply(obj, decision, store_uri or "", raw_spec, fv)
 
 
 def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
-           raw_spec: dict[str, Any]) -> None:
+           raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
     namespace = obj["metadata"]["namespace"]
     name = obj["metadata"]["name"]
     batch = client.BatchV1Api()
@@ -181,16 +189,13 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
     if new_status != old_status:
         client.CustomObjectsApi().patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, "executions", name, {"status": new_status})
-    if decision.create_run is not None:
+    if decision.create_run is not None and fv is not None:
         fv_name = decision.status.flow_version or ""
-        fv_obj = custom_get(client.CustomObjectsApi(), namespace, "flowversions", fv_name)
-        if fv_obj is None:
-            return
         replay = raw_spec.get("replay") if decision.create_run == 1 else None
         manifest = run_job(
             namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
             run=decision.create_run, flow_version_name=fv_name,
-            flow_version=FlowVersionSpec.model_validate(fv_obj["spec"]), store_uri=store_uri,
+            flow_version=fv, store_uri=store_uri,
             inputs=raw_spec.get("input") or {}, answers=decision.answers,
             replay=_replay_env(namespace, replay) if replay else None,
         )

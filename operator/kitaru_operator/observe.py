@@ -7,6 +7,7 @@ outcomes; the Job only says whether a pod is still running or how it died.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -176,8 +177,14 @@ def store_options(core: client.CoreV1Api, namespace: str, uri: str,
 
 
 def open_run_store(uri: str, options: Mapping[str, str]) -> ObjectStore:
-    """Open the store a FlowVersion's runs write to."""
-    return open_store(uri, options=options)
+    """Open the store a FlowVersion's runs write to (one client per store, reused)."""
+    return _cached_store(uri, tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_store(uri: str, options: tuple[tuple[str, str], ...]) -> ObjectStore:
+    # Cloud clients are expensive to build (and to garbage-collect); reconciles share them.
+    return open_store(uri, options=dict(options))
 
 
 def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:

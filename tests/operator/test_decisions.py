@@ -208,3 +208,19 @@ def test_runtime_report_of_a_bad_entrypoint_fails_without_infrastructure_retries
     assert decision.status.phase == "Failed" and decision.create_run is None
     assert decision.status.error is not None
     assert "No module named 'nope'" in decision.status.error.message
+
+
+def test_answering_a_waiting_execution_needs_no_store_read() -> None:
+    from kitaru_operator.decisions import known_from_status
+
+    waiting_status = decide(observed(status=ExecutionStatus(
+        phase="Running", run=1, flow_version="demo-v2"), jobs=(JobView(1, "succeeded"),),
+        latest=waiting())).status
+    known = known_from_status(waiting_status, 1, ())
+    assert known is not None and known.outcome is not None and known.outcome.wait is not None
+    assert known.outcome.wait.schema_ == {"type": "boolean"}
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": True}},
+                               status=waiting_status, latest=known))
+    assert decision.create_run == 2
+    assert known_from_status(waiting_status, 1, (JobView(1, "active"),)) is None
+    assert known_from_status(ExecutionStatus(phase="Running", run=1), 1, ()) is None

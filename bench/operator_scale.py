@@ -1,0 +1,278 @@
+"""The operator on the local control plane: resume latency, fan-in, memory while waiting.
+
+Figures, each against a baseline measured in the same run:
+
+- resume latency: from the patch of ``spec.inputs`` being accepted to the next run's Job
+  existing, as a ratio against one bare API create round trip (a ConfigMap). Target <= 5x.
+- N Executions applied at once until all are Running (or further), as a ratio against N
+  bare Job creates.
+- M Executions left Waiting with zero pods, and the operator's peak RSS (target < 250 MB).
+  Their first runs are recorded straight into the store (what a run pod would write), so
+  the figure measures the operator, not M pod start-ups on this machine.
+
+Starts its own control plane (``e2e/cluster/up``, state in a temporary folder) unless
+``E2E_KUBECONFIG`` is set, plus moto's S3 server, and stops both at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from kubernetes import client, config
+from tests.stores import emulators
+
+from kitaru.journal import ExecutionStore, store_value
+from kitaru.records import ExecutionSpec, RunOutcome, RunStart, WaitInfo
+from kitaru.serialization import encode
+from kitaru.stores import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTER = ROOT / "e2e" / "cluster"
+BUCKET = "kitaru-bench"
+AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+       "AWS_DEFAULT_REGION": "us-east-1"}
+NAMESPACE = "kitaru-bench"
+GROUP, VERSION = "kitaru.ai", "v1alpha1"
+
+
+@contextmanager
+def control_plane() -> Iterator[str]:
+    """Yield a kubeconfig path: E2E_KUBECONFIG, or a private cluster stopped afterwards."""
+    external = os.environ.get("E2E_KUBECONFIG")
+    if external:
+        yield external
+        return
+    state = tempfile.mkdtemp(prefix="kitaru-bench-cluster-")
+    env = {**os.environ, "KITARU_E2E_STATE": state}
+    subprocess.run([CLUSTER / "build"], check=True, env=env, stdout=sys.stderr)
+    up = subprocess.run([CLUSTER / "up"], check=True, env=env, stdout=subprocess.PIPE,
+                        stderr=sys.stderr, text=True)
+    try:
+        yield up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG=")
+    finally:
+        subprocess.run([CLUSTER / "down"], check=False, env=env, stdout=subprocess.DEVNULL)
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> float:
+    start = time.perf_counter()
+    while not check():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.01)
+    return time.perf_counter() - start
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Bench:
+    """The cluster, the store and the operator of one benchmark run."""
+
+    def __init__(self, kubeconfig: str, s3: emulators.Emulator, workdir: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.s3 = s3
+        self.workdir = workdir
+        api = config.new_client_from_config(config_file=kubeconfig)
+        self.core = client.CoreV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.operator: subprocess.Popen[bytes] | None = None
+        self.store_uri = f"s3://{BUCKET}/{NAMESPACE}"
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        binary = subprocess.run(["bash", "-c", f'. "{CLUSTER}/paths.sh"; echo "$E2E_BIN"'],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        done = subprocess.run([f"{binary}/kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+                              input=stdin, check=True, capture_output=True, text=True)
+        return done.stdout
+
+    def setup(self) -> None:
+        self.kubectl("apply", "-f", str(ROOT / "crds"))
+        for name in ("flowversions", "flows", "executions"):
+            self.kubectl("wait", "--for=condition=Established",
+                         f"crd/{name}.kitaru.ai", "--timeout=60s")
+        self.core.create_namespace({"metadata": {"name": NAMESPACE}})
+        _wait(lambda: bool(self.core.list_namespaced_service_account(NAMESPACE).items), 30,
+              "the default service account")
+        self.core.create_namespaced_secret(NAMESPACE, {
+            "metadata": {"name": "store-credentials"},
+            "stringData": {"AWS_ENDPOINT_URL": self.s3.endpoint, **AWS}})
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "flowversions", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
+            "metadata": {"name": "approval-v1"},
+            "spec": {"flow": "approval", "version": 1, "image": "kitaru-agent:dev",
+                     "entrypoint": "tests.sdk.sample_flows:approval_flow",
+                     "env": [{"name": "PYTHONPATH", "value": str(ROOT)},
+                             {"name": "KITARU_TEST_COUNTERS", "value": str(self.workdir)}],
+                     "store": {"uri": self.store_uri,
+                               "credentialsSecret": {"name": "store-credentials"}}}})
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.s3.endpoint,
+               **AWS}
+        log = open(self.workdir / "operator.log", "wb")  # noqa: SIM115 - lives with the process
+        self.operator = subprocess.Popen(
+            [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
+             "--default-store", self.store_uri, "--resync-seconds", "5"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.operator is not None and self.operator.poll() is None:
+            os.killpg(self.operator.pid, signal.SIGTERM)
+            start = time.perf_counter()
+            try:
+                self.operator.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.operator.pid, signal.SIGKILL)
+                self.operator.wait()
+                print("operator did not stop within 30 s of SIGTERM", file=sys.stderr)
+            print(f"operator stopped {time.perf_counter() - start:.1f} s after SIGTERM",
+                  file=sys.stderr)
+
+    def execution(self, name: str) -> dict[str, Any]:
+        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Execution",
+                "metadata": {"name": name},
+                "spec": {"flowVersion": "approval-v1", "input": {"topic": name}}}
+
+    def phase(self, name: str) -> str | None:
+        obj: Any = self.custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
+                                                            "executions", name)
+        return (obj.get("status") or {}).get("phase")  # type: ignore[no-any-return]
+
+    def phases(self, prefix: str) -> list[str | None]:
+        """Phases of the Executions whose names start with ``prefix``."""
+        listing: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
+                                                                 "executions")
+        return [(i.get("status") or {}).get("phase") for i in listing["items"]
+                if i["metadata"]["name"].startswith(prefix)]
+
+    def bare_create_seconds(self, count: int) -> float:
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            self.core.create_namespaced_config_map(NAMESPACE, {
+                "metadata": {"name": f"rtt-{uuid.uuid4().hex[:10]}"}, "data": {"a": "b"}})
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    def job_exists(self, name: str) -> bool:
+        try:
+            self.batch.read_namespaced_job(name, NAMESPACE)
+        except client.ApiException:
+            return False
+        return True
+
+    def resume_latency(self, index: int) -> float:
+        name = f"resume-{index}"
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
+                                                    self.execution(name))
+        _wait(lambda: self.phase(name) == "Waiting", 180, f"{name} to wait")
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
+                                                   name, {"spec": {"inputs": {"approve": True}}})
+        return _wait(lambda: self.job_exists(f"{name}-r2"), 60, f"{name}-r2")
+
+    def fan_in(self, count: int) -> tuple[float, float]:
+        start = time.perf_counter()
+        for i in range(count):
+            self.batch.create_namespaced_job(NAMESPACE, {  # type: ignore[arg-type]
+                "metadata": {"name": f"bare-{i}"},
+                "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+                    "name": "c", "image": "none", "command": ["true"]}]}}}})
+        bare = time.perf_counter() - start
+        self.batch.delete_collection_namespaced_job(NAMESPACE, propagation_policy="Background")
+        start = time.perf_counter()
+        for i in range(count):
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
+                                                        "executions", self.execution(f"fan-{i}"))
+
+        def all_running() -> bool:
+            fan = [p for p in self.phases("fan-") if p is not None]
+            return len(fan) >= count and all(p != "Pending" for p in fan)
+
+        _wait(all_running, 600, f"{count} executions to reach Running")
+        return time.perf_counter() - start, bare
+
+    def seed_waiting(self, count: int) -> None:
+        """Record a waiting first run in the store, as a run pod would, for ``count`` runs."""
+        store = open_store(self.store_uri, options={
+            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
+            "secret_access_key": "testing", "region": "us-east-1"})
+        topic = store_value(store, encode("idle", allow_pickle=False, where="seed"))
+        for i in range(count):
+            name = f"idle-{i}"
+            journal = ExecutionStore(store, f"{NAMESPACE}.{name}")
+            journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
+                                         entrypoint="tests.sdk.sample_flows:approval_flow",
+                                         inputs={"topic": topic}))
+            journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
+            journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
+                name="approve", schema={"type": "boolean"})))
+            obj = self.execution(name)
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
+                                                        "executions", obj)
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, NAMESPACE, "executions", name,
+                {"status": {"phase": "Running", "run": 1, "flowVersion": "approval-v1",
+                            "flow": "approval", "version": 1}})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.operator_scale")
+    parser.add_argument("--small", action="store_true", help="5 resumes, 10 and 100 objects")
+    args = parser.parse_args(argv)
+    resumes, fan, idle = (3, 10, 100) if args.small else (10, 200, 1000)
+
+    with tempfile.TemporaryDirectory(prefix="kitaru-bench-") as tmp, \
+            control_plane() as kubeconfig, emulators.running("s3") as started:
+        s3 = started["s3"]
+        boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+        bench = Bench(kubeconfig, s3, Path(tmp))
+        try:
+            bench.setup()
+            rtt = bench.bare_create_seconds(20)
+            latencies = [bench.resume_latency(i) for i in range(resumes)]
+            latency = statistics.median(latencies)
+            fan_time, bare_time = bench.fan_in(fan)
+            bench.seed_waiting(idle)
+            _wait(lambda: sum(p == "Waiting" for p in bench.phases("idle-")) >= idle, 900,
+                  f"{idle} executions to be Waiting")
+            pods = [p for p in bench.core.list_namespaced_pod(NAMESPACE).items
+                    if (p.metadata.name or "").startswith("idle-")]
+            assert bench.operator is not None
+            rss = _peak_rss_mb(bench.operator.pid)
+        finally:
+            bench.stop()
+
+    print(f"bare API create round trip:          {rtt * 1000:8.1f} ms")
+    print(f"resume latency (median of {resumes}):      {latency * 1000:8.1f} ms"
+          f"   {latency / rtt:6.1f}x  (target <= 5x)")
+    print(f"{fan} Executions to Running:          {fan_time:8.1f} s "
+          f"   {fan_time / bare_time:6.1f}x  {fan} bare Job creates ({bare_time:.2f} s)")
+    print(f"{idle} Executions Waiting, pods:       {len(pods):8d}")
+    print(f"operator peak RSS:                   {rss:8.1f} MB   (target < 250 MB)")
+    print(json.dumps({"resume_ratio": latency / rtt, "fan_ratio": fan_time / bare_time,
+                      "peak_rss_mb": rss}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
