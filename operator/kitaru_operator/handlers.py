@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from kubernetes import client, config
@@ -217,7 +217,23 @@ def _replay_env(namespace: str, replay: dict[str, Any]) -> dict[str, Any]:
 
 
 def _post(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, obj), type=kind, reason=reason, message=message[:1024])
+    # Posted with the plain client (not kopf.event): reconciles also run from the resync
+    # and requeue threads, outside kopf's context.
+    meta = obj["metadata"]
+    now = SETTINGS.clock()
+    try:
+        client.CoreV1Api().create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
+                               "kind": "Execution", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta["uid"],
+                               "resourceVersion": meta.get("resourceVersion")},
+            "type": kind, "reason": reason, "message": message[:1024],
+            "source": {"component": "kitaru-operator"},
+            "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
+        })
+    except ApiException as exc:
+        logger.warning("cannot post event %s on %s: %s", reason, meta["name"], exc.reason)
     log = logger.warning if kind == "Warning" else logger.info
     log("execution %s/%s: %s: %s", obj["metadata"]["namespace"], obj["metadata"]["name"],
         reason, message)
