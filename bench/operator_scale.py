@@ -127,10 +127,13 @@ class Bench:
                                "credentialsSecret": {"name": "store-credentials"}}}})
         env = {**os.environ, "KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.s3.endpoint,
                **AWS}
-        log = open(self.workdir / "operator.log", "wb")  # noqa: SIM115 - lives with the process
+        # Kept after the run (the work folder is not) for a look at what the operator did.
+        self.log_path = Path(tempfile.gettempdir()) / "kitaru-bench-operator.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
         self.operator = subprocess.Popen(
             [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
-             "--default-store", self.store_uri, "--resync-seconds", "5"],
+             "--default-store", self.store_uri, "--resync-seconds", "5",
+             "--log-level", os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "INFO")],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
@@ -224,13 +227,9 @@ class Bench:
             journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
             journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
                 name="approve", schema={"type": "boolean"})))
-            obj = self.execution(name)
+            # The operator finds run 1 in the store and starts no pod for it.
             self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                        "executions", obj)
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, NAMESPACE, "executions", name,
-                {"status": {"phase": "Running", "run": 1, "flowVersion": "approval-v1",
-                            "flow": "approval", "version": 1}})
+                                                        "executions", self.execution(name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
           f"   {fan_time / bare_time:6.1f}x  {fan} bare Job creates ({bare_time:.2f} s)")
     print(f"{idle} Executions Waiting, pods:       {len(pods):8d}")
     print(f"operator peak RSS:                   {rss:8.1f} MB   (target < 250 MB)")
+    print(f"operator log: {bench.log_path}")
     print(json.dumps({"resume_ratio": latency / rtt, "fan_ratio": fan_time / bare_time,
                       "peak_rss_mb": rss}))
     return 0

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     if args.log_format == "json":
         handler.setFormatter(_JsonFormatter())
-    logging.basicConfig(level=SETTINGS.log_level, handlers=[handler], force=True)
+    # Libraries (botocore, urllib3) log at WARNING; Kitaru's own loggers at the chosen level.
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    for name in ("kitaru", "kitaru_operator"):
+        logging.getLogger(name).setLevel(SETTINGS.log_level)
     # kopf reports every handler call at INFO; keep its own chatter to warnings unless
     # debugging. Kitaru's events (phase changes, rejected inputs) stay at INFO.
     kopf_level = logging.DEBUG if SETTINGS.log_level == "DEBUG" else logging.WARNING

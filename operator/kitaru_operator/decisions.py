@@ -70,6 +70,7 @@ class Observed:
     jobs: tuple[JobView, ...]
     latest: RunView | None
     now: datetime
+    store_run: int = 0  # newest run in the store, read when status and Jobs know none
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,9 @@ def decide(obs: Observed) -> Decision:
         return decision
     status.observed_retry = max(status.observed_retry, obs.spec.retry)
 
-    run = current_run(status, obs.jobs)
+    # Status is an index: with no run in status or Jobs (status lost, Jobs expired), the
+    # store's own record of runs is the truth, so a run is never started twice.
+    run = max(current_run(status, obs.jobs), obs.store_run)
     if run == 0:
         _start_run(decision, obs, 1, reason="Started", message="run 1 started")
         return decision

@@ -1,9 +1,10 @@
 """kopf handlers: translate events into ``reconcile()`` calls, and nothing more.
 
 Reconcile is level-triggered: any event on an Execution or on one of its run Jobs, and a
-periodic timer, read the current state afresh and apply ``decide()``'s answer. One lock
-per Execution keeps two reconciles of the same object from interleaving inside this
-process; across operator restarts, deterministic Job names keep every action idempotent.
+periodic resync, read the current state afresh and apply ``decide()``'s answer.
+Reconciles of one Execution never overlap inside this process (triggers that arrive
+meanwhile are coalesced into one more pass); across operator restarts, deterministic Job
+names keep every action idempotent.
 
 Order of writes: status first, then the Job. If the operator dies in between, the next
 reconcile sees a run number in status with no Job and no claim in the store, and makes
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+import time
 from typing import Any
 
 import kopf
@@ -41,8 +42,10 @@ from kitaru_operator.models import (
     FlowVersionSpec,
 )
 from kitaru_operator.observe import (
+    api,
     custom_get,
     custom_list,
+    newest_run,
     open_run_store,
     resolve_flow_version,
     run_jobs,
@@ -52,7 +55,9 @@ from kitaru_operator.observe import (
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
-_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+# Executions being reconciled, each with whether another pass was requested meanwhile.
+_running: dict[tuple[str, str], bool] = {}
+_state_lock = threading.Lock()
 _stopping = threading.Event()
 
 
@@ -78,7 +83,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def on_execution(type: str, body: kopf.Body, **_: Any) -> None:
     """Any change of an Execution (including the operator's own start-up listing)."""
     if type == "DELETED":
-        _locks.pop((body.metadata.namespace or "", body.metadata.name or ""), None)
         return
     reconcile(body.metadata.namespace or "", body.metadata.name or "")
 
@@ -102,11 +106,11 @@ def _resync_forever() -> None:
 
 
 def _unfinished() -> list[tuple[str, str]]:
-    api = client.CustomObjectsApi()
+    custom = client.CustomObjectsApi(api())
     items: list[dict[str, Any]] = []
     scopes: list[str | None] = list(SETTINGS.namespaces) or [None]
     for namespace in scopes:
-        items += custom_list(api, namespace, "executions")
+        items += custom_list(custom, namespace, "executions")
     return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items
             if (i.get("status") or {}).get("phase") not in TERMINAL_PHASES]
 
@@ -118,22 +122,42 @@ def stop(**_: Any) -> None:
 
 
 def reconcile(namespace: str, name: str) -> None:
-    """Read the Execution's world, decide, and apply the decision."""
-    if _stopping.is_set():
-        return  # shutting down: queued reconciles are dropped, the next start redoes them
-    with _locks[(namespace, name)]:
-        try:
-            _reconcile(namespace, name)
-        except (ApiException, KitaruError) as exc:
-            metrics.RECONCILE_ERRORS.inc()
-            logger.warning("execution %s/%s: reconcile failed, will retry: %s",
-                           namespace, name, exc)
+    """Read the Execution's world, decide, and apply the decision.
+
+    Triggers that arrive while a reconcile of the same Execution runs are coalesced into
+    one more pass after it, instead of queueing one pass each: every pass reads the
+    current state anyway.
+    """
+    key = (namespace, name)
+    with _state_lock:
+        if key in _running:
+            _running[key] = True  # run once more when the current pass ends
+            return
+        _running[key] = False
+    try:
+        while not _stopping.is_set():  # shutting down: the next start redoes the work
+            start = time.perf_counter()
+            try:
+                _reconcile(namespace, name)
+                logger.debug("execution %s/%s reconciled in %.0f ms", namespace, name,
+                             (time.perf_counter() - start) * 1000)
+            except (ApiException, KitaruError) as exc:
+                metrics.RECONCILE_ERRORS.inc()
+                logger.warning("execution %s/%s: reconcile failed, will retry: %s",
+                               namespace, name, exc)
+            with _state_lock:
+                if not _running[key]:
+                    break
+                _running[key] = False
+    finally:
+        with _state_lock:
+            _running.pop(key, None)
 
 
 def _reconcile(namespace: str, name: str) -> None:
-    custom = client.CustomObjectsApi()
-    batch = client.BatchV1Api()
-    core = client.CoreV1Api()
+    custom = client.CustomObjectsApi(api())
+    batch = client.BatchV1Api(api())
+    core = client.CoreV1Api(api())
     obj = custom_get(custom, namespace, "executions", name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
@@ -156,10 +180,13 @@ def _reconcile(namespace: str, name: str) -> None:
         secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
     exec_id = store_exec_id(namespace, name)
     latest = known_from_status(status, run, jobs)
+    store_run = 0
     if store_uri and fv is not None:
-        if latest is None and run:
-            options = store_options(core, namespace, store_uri, secret)
-            latest = run_view(open_run_store(store_uri, options), exec_id, run)
+        if latest is None:
+            store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
+            if not run:
+                store_run = run = newest_run(store, exec_id)
+            latest = run_view(store, exec_id, run) if run else None
     elif fv is not None:
         resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
                          "with --default-store")
@@ -168,6 +195,7 @@ def _reconcile(namespace: str, name: str) -> None:
         name=name, generation=obj["metadata"].get("generation", 1), spec=spec, status=status,
         flow_version_name=fv_name if fv else None, flow_version=fv,
         resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
+        store_run=store_run,
     ))
     _apply(obj, decision, store_uri or "", raw_spec, fv)
 
@@ -176,7 +204,7 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
            raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
     namespace = obj["metadata"]["namespace"]
     name = obj["metadata"]["name"]
-    batch = client.BatchV1Api()
+    batch = client.BatchV1Api(api())
     for run in decision.delete_jobs:
         try:
             batch.delete_namespaced_job(job_name(name, run), namespace,
@@ -187,7 +215,7 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
     new_status = decision.status.model_dump(by_alias=True, mode="json")
     old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
     if new_status != old_status:
-        client.CustomObjectsApi().patch_namespaced_custom_object_status(
+        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, "executions", name, {"status": new_status})
     if decision.create_run is not None and fv is not None:
         fv_name = decision.status.flow_version or ""
@@ -222,7 +250,7 @@ def _post(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
     meta = obj["metadata"]
     now = SETTINGS.clock()
     try:
-        client.CoreV1Api().create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
+        client.CoreV1Api(api()).create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
             "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
                                "kind": "Execution", "name": meta["name"],

@@ -42,9 +42,16 @@ _SECRET_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+@functools.cache
+def api() -> client.ApiClient:
+    """The one API client of this process: its connection pool (and TLS sessions) is
+    shared by every reconcile instead of being rebuilt per call."""
+    return client.ApiClient()
+
+
 def plain(obj: Any) -> Any:
     """Return a kubernetes client object as the JSON-shaped dict the API server sent."""
-    return client.ApiClient().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return api().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
 
 
 def custom_get(api: client.CustomObjectsApi, namespace: str, plural: str,
@@ -185,6 +192,13 @@ def open_run_store(uri: str, options: Mapping[str, str]) -> ObjectStore:
 def _cached_store(uri: str, options: tuple[tuple[str, str], ...]) -> ObjectStore:
     # Cloud clients are expensive to build (and to garbage-collect); reconciles share them.
     return open_store(uri, options=dict(options))
+
+
+def newest_run(store: ObjectStore, exec_id: str) -> int:
+    """Return the newest run number the store has for an execution (0 when none)."""
+    journal = ExecutionStore(store, exec_id)
+    numbers = journal.run_numbers() if journal.exists() else []
+    return numbers[-1] if numbers else 0
 
 
 def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:

@@ -224,3 +224,9 @@ def test_answering_a_waiting_execution_needs_no_store_read() -> None:
     assert decision.create_run == 2
     assert known_from_status(waiting_status, 1, (JobView(1, "active"),)) is None
     assert known_from_status(ExecutionStatus(phase="Running", run=1), 1, ()) is None
+
+
+def test_lost_status_is_rebuilt_from_the_store_without_a_second_run() -> None:
+    decision = decide(replace(observed(latest=waiting()), store_run=1))
+    assert decision.create_run is None
+    assert decision.status.run == 1 and decision.status.phase == "Waiting"
