@@ -177,3 +177,42 @@ def test_bad_flow_versions_are_refused_or_reported_never_crash_the_operator(
 def test_kubectl_explain_describes_the_fields(agents: Agents) -> None:
     explained = agents.kubectl("explain", "execution.spec.inputs").stdout
     assert "Answers to waits, by wait name" in explained
+
+
+def test_flow_tag_is_resolved_once_and_pinned(agents: Agents) -> None:
+    agents.apply(agents.flow_version("diamond-v1", f"{SAMPLE}:diamond"))
+    agents.apply(agents.flow_version("diamond-v2", f"{SAMPLE}:diamond", version=2))
+    flow = {"apiVersion": "kitaru.ai/v1alpha1", "kind": "Flow", "metadata": {"name": "diamond"},
+            "spec": {"tags": {"production": 1}}}
+    agents.apply(flow)
+    first = agents.execution("tagged-1", "unused", input={"x": 1, "label": "a"})
+    first["spec"] = {"flow": "diamond", "tag": "production", "input": {"x": 1, "label": "a"}}
+    agents.apply(first)
+    status = agents.wait_phase("tagged-1", "Succeeded")["status"]
+    assert (status["flowVersion"], status["version"]) == ("diamond-v1", 1)
+
+    flow["spec"]["tags"]["production"] = 2  # roll forward by moving the tag
+    agents.apply(flow)
+    second = {**first, "metadata": {"name": "tagged-2"}}
+    agents.apply(second)
+
+    assert agents.wait_phase("tagged-2", "Succeeded")["status"]["flowVersion"] == "diamond-v2"
+    assert agents.get("tagged-1")["status"]["flowVersion"] == "diamond-v1"  # pinned
+
+
+def test_replay_execution_reuses_the_source_journal(agents: Agents) -> None:
+    agents.apply(agents.flow_version("diamond-v1", f"{SAMPLE}:diamond"))
+    agents.apply(agents.execution("source-1", "diamond-v1", input={"x": 1, "label": "hi"}))
+    agents.wait_phase("source-1", "Succeeded")
+    replay = {"apiVersion": "kitaru.ai/v1alpha1", "kind": "Execution",
+              "metadata": {"name": "replay-1"},
+              "spec": {"replay": {"execution": "source-1", "from": "b",
+                                  "overrides": {"checkpoint.c": "EDITED"}}}}
+
+    agents.apply(replay)
+
+    status = agents.wait_phase("replay-1", "Succeeded")["status"]
+    assert status["flowVersion"] == "diamond-v1"
+    info = agents.store_client().executions.get(f"{agents.namespace}.replay-1")
+    assert info.output == "EDITED:2" and info.replay_of == f"{agents.namespace}.source-1"
+    assert {n: agents.runs_of(n) for n in "abcd"} == {"a": 1, "b": 2, "c": 1, "d": 2}
