@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from tests.stores import emulators
 
 from kitaru.journal import ExecutionStore, store_value
@@ -45,7 +46,8 @@ CLUSTER = ROOT / "e2e" / "cluster"
 BUCKET = "kitaru-bench"
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
        "AWS_DEFAULT_REGION": "us-east-1"}
-NAMESPACE = "kitaru-bench"
+# A fresh namespace per run, so runs can share one control plane (E2E_KUBECONFIG).
+NAMESPACE = f"kitaru-bench-{uuid.uuid4().hex[:6]}"
 GROUP, VERSION = "kitaru.ai", "v1alpha1"
 
 
@@ -95,6 +97,7 @@ class Bench:
         self.core = client.CoreV1Api(api)
         self.batch = client.BatchV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        self.watch_batch = client.BatchV1Api(config.new_client_from_config(config_file=kubeconfig))
         self.operator: subprocess.Popen[bytes] | None = None
         self.store_uri = f"s3://{BUCKET}/{NAMESPACE}"
 
@@ -175,21 +178,40 @@ class Bench:
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    def job_exists(self, name: str) -> bool:
-        try:
-            self.batch.read_namespaced_job(name, NAMESPACE)
-        except client.ApiException:
-            return False
-        return True
-
     def resume_latency(self, index: int) -> float:
+        """Seconds from the answer's patch being accepted to the next run's Job existing.
+
+        The Job's creation is seen through a watch opened before the patch (from the
+        listing's resourceVersion, so no event is missed), not by polling, which would add
+        up to one poll interval and one GET to every figure.
+        """
         name = f"resume-{index}"
+        job = f"{name}-r2"
         self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                     self.execution(name))
         _wait(lambda: self.phase(name) == "Waiting", 180, f"{name} to wait")
+        listing = self.batch.list_namespaced_job(NAMESPACE, field_selector=f"metadata.name={job}")
+        seen: list[float] = []
+        watcher = watch.Watch()
+
+        def see_job() -> None:
+            for event in watcher.stream(self.watch_batch.list_namespaced_job, NAMESPACE,
+                                        field_selector=f"metadata.name={job}",
+                                        resource_version=listing.metadata.resource_version,
+                                        timeout_seconds=60):
+                if event["type"] == "ADDED":
+                    seen.append(time.perf_counter())
+                    watcher.stop()
+
+        thread = threading.Thread(target=see_job, daemon=True)
+        thread.start()
         self.custom.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                    name, {"spec": {"inputs": {"approve": True}}})
-        return _wait(lambda: self.job_exists(f"{name}-r2"), 60, f"{name}-r2")
+        accepted = time.perf_counter()
+        thread.join(60)
+        if not seen:
+            raise TimeoutError(f"timed out after 60 s waiting for {job}")
+        return seen[0] - accepted
 
     def fan_in(self, count: int) -> tuple[float, float]:
         start = time.perf_counter()

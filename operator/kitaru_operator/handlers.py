@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client, config
@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from kitaru.errors import KitaruError
 from kitaru_operator import metrics
+from kitaru_operator.cache import CACHE
 from kitaru_operator.decisions import (
     Decision,
     Observed,
@@ -32,7 +33,7 @@ from kitaru_operator.decisions import (
     decide,
     known_from_status,
 )
-from kitaru_operator.jobs import LABEL_EXECUTION, job_name, run_job, store_exec_id
+from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, job_name, run_job, store_exec_id
 from kitaru_operator.models import (
     GROUP,
     TERMINAL_PHASES,
@@ -45,8 +46,10 @@ from kitaru_operator.observe import (
     api,
     custom_get,
     custom_list,
+    list_jobs,
     newest_run,
     open_run_store,
+    plain,
     resolve_flow_version,
     run_jobs,
     run_view,
@@ -55,8 +58,9 @@ from kitaru_operator.observe import (
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
-# Executions being reconciled, each with whether another pass was requested meanwhile.
-_running: dict[tuple[str, str], bool] = {}
+# Executions being reconciled, each with the pass requested meanwhile: None (none yet),
+# False (another pass), True (another pass that also refreshes progress from the store).
+_running: dict[tuple[str, str], bool | None] = {}
 _state_lock = threading.Lock()
 _stopping = threading.Event()
 
@@ -80,27 +84,47 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "executions")
-def on_execution(type: str, body: kopf.Body, **_: Any) -> None:
+def on_execution(type: str, event: kopf.RawEvent, **_: Any) -> None:
     """Any change of an Execution (including the operator's own start-up listing)."""
+    obj = cast(dict[str, Any], event["object"])
+    namespace, name = obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
     if type == "DELETED":
+        CACHE.forget(namespace, name)
         return
-    reconcile(body.metadata.namespace or "", body.metadata.name or "")
+    CACHE.put_execution(obj)
+    reconcile(namespace, name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXECUTION: kopf.PRESENT})
-def on_job(body: kopf.Body, **_: Any) -> None:
+def on_job(type: str, event: kopf.RawEvent, **_: Any) -> None:
     """A run Job changed: reconcile the Execution that owns it."""
-    for owner in body.metadata.get("ownerReferences", []):
+    obj = cast(dict[str, Any], event["object"])
+    for owner in obj["metadata"].get("ownerReferences") or []:
         if owner.get("kind") == "Execution":
-            reconcile(body.metadata.namespace or "", owner["name"])
+            if type == "DELETED":
+                CACHE.drop_job(owner["name"], obj)
+            else:
+                CACHE.put_job(owner["name"], obj)
+            reconcile(obj["metadata"].get("namespace") or "", owner["name"])
+
+
+@kopf.on.event(GROUP, VERSION, "flowversions")
+def on_flow_version(type: str, event: kopf.RawEvent, **_: Any) -> None:
+    """Keep FlowVersions at hand: every reconcile of an Execution reads its own."""
+    obj = cast(dict[str, Any], event["object"])
+    if type == "DELETED":
+        CACHE.drop_flow_version(obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+    else:
+        CACHE.put_flow_version(obj)
 
 
 def _resync_forever() -> None:
-    """Reconcile every unfinished Execution periodically: backoff timers, missed events."""
+    """Reconcile every unfinished Execution periodically: backoff timers, missed events,
+    and the checkpoint progress of running executions (read from the store only here)."""
     while not _stopping.wait(SETTINGS.resync_seconds):
         try:
             for namespace, name in _unfinished():
-                reconcile(namespace, name)
+                reconcile(namespace, name, refresh=True)
         except ApiException as exc:
             logger.warning("resync: cannot list executions: %s", exc)
 
@@ -111,6 +135,9 @@ def _unfinished() -> list[tuple[str, str]]:
     scopes: list[str | None] = list(SETTINGS.namespaces) or [None]
     for namespace in scopes:
         items += custom_list(custom, namespace, "executions")
+    for item in items:  # a fresh listing also heals the cache after a missed event
+        item.setdefault("apiVersion", f"{GROUP}/{VERSION}")
+        CACHE.put_execution(item)
     return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items
             if (i.get("status") or {}).get("phase") not in TERMINAL_PHASES]
 
@@ -121,44 +148,64 @@ def stop(**_: Any) -> None:
     _stopping.set()
 
 
-def reconcile(namespace: str, name: str) -> None:
+class _ConflictError(Exception):
+    """The Execution changed after it was read: the decision is redone on a fresh read."""
+
+
+def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
     """Read the Execution's world, decide, and apply the decision.
 
     Triggers that arrive while a reconcile of the same Execution runs are coalesced into
     one more pass after it, instead of queueing one pass each: every pass reads the
-    current state anyway.
+    current state anyway. ``refresh`` also reads a running execution's progress from the
+    store (the periodic resync asks for it; Job and Execution events do not need it).
     """
     key = (namespace, name)
     with _state_lock:
         if key in _running:
-            _running[key] = True  # run once more when the current pass ends
+            # Run once more when the current pass ends (refreshing if anyone asked).
+            _running[key] = bool(_running[key]) or refresh
             return
-        _running[key] = False
+        _running[key] = None
     try:
         while not _stopping.is_set():  # shutting down: the next start redoes the work
             start = time.perf_counter()
             try:
-                _reconcile(namespace, name)
+                _reconcile(namespace, name, refresh)
                 logger.debug("execution %s/%s reconciled in %.0f ms", namespace, name,
                              (time.perf_counter() - start) * 1000)
+            except _ConflictError:
+                metrics.CONFLICTS.inc()
+                _reread(namespace, name)
+                continue
             except (ApiException, KitaruError) as exc:
                 metrics.RECONCILE_ERRORS.inc()
                 logger.warning("execution %s/%s: reconcile failed, will retry: %s",
                                namespace, name, exc)
             with _state_lock:
-                if not _running[key]:
+                again = _running[key]
+                if again is None:
                     break
-                _running[key] = False
+                refresh, _running[key] = again, None
     finally:
         with _state_lock:
             _running.pop(key, None)
 
 
-def _reconcile(namespace: str, name: str) -> None:
+def _reread(namespace: str, name: str) -> dict[str, Any] | None:
+    """Read an Execution from the API and remember it (None: it does not exist)."""
+    obj = custom_get(client.CustomObjectsApi(api()), namespace, "executions", name)
+    if obj is None:
+        CACHE.forget(namespace, name)
+    else:
+        CACHE.put_execution(obj)
+    return obj
+
+
+def _reconcile(namespace: str, name: str, refresh: bool) -> None:
     custom = client.CustomObjectsApi(api())
-    batch = client.BatchV1Api(api())
     core = client.CoreV1Api(api())
-    obj = custom_get(custom, namespace, "executions", name)
+    obj = CACHE.execution(namespace, name) or _reread(namespace, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
     metrics.RECONCILES.inc()
@@ -171,7 +218,7 @@ def _reconcile(namespace: str, name: str) -> None:
         return
     fv_name, fv, resolve_error = resolve_flow_version(custom, namespace, raw_spec,
                                                       status.flow_version)
-    jobs = run_jobs(batch, core, namespace, name)
+    jobs = run_jobs(core, namespace, _job_bodies(obj, status))
     run = current_run(status, jobs)
     store_uri = SETTINGS.default_store
     secret = None
@@ -180,9 +227,12 @@ def _reconcile(namespace: str, name: str) -> None:
         secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
     exec_id = store_exec_id(namespace, name)
     latest = known_from_status(status, run, jobs)
+    running = any(j.run == run and j.state == "active" for j in jobs)
     store_run = 0
     if store_uri and fv is not None:
-        if latest is None:
+        # A run whose pod is still going has no outcome to read yet: its progress is read
+        # on the periodic refresh, and its Job's next change brings the outcome.
+        if latest is None and (refresh or not running):
             store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
             if not run:
                 store_run = run = newest_run(store, exec_id)
@@ -200,6 +250,21 @@ def _reconcile(namespace: str, name: str) -> None:
     _apply(obj, decision, store_uri or "", raw_spec, fv)
 
 
+def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, Any]]:
+    """The Execution's run Jobs: from the cache, or from the API when the cache lacks the
+    Job of a run that should be going (just started, or a Job event not seen yet), since
+    a missing Job there would read as a lost run."""
+    meta = obj["metadata"]
+    bodies = CACHE.jobs(meta["namespace"], meta["name"], meta["uid"])
+    runs = {(b["metadata"].get("labels") or {}).get(LABEL_RUN) for b in bodies}
+    if status.run and status.phase in ("Pending", "Running") and str(status.run) not in runs:
+        bodies = list_jobs(client.BatchV1Api(api()), meta["namespace"], meta["name"],
+                           meta["uid"])
+        for body in bodies:
+            CACHE.put_job(meta["name"], body)
+    return bodies
+
+
 def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
            raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
     namespace = obj["metadata"]["namespace"]
@@ -215,8 +280,18 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
     new_status = decision.status.model_dump(by_alias=True, mode="json")
     old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
     if new_status != old_status:
-        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "executions", name, {"status": new_status})
+        # The write names the version it was decided from: if the Execution changed since
+        # (a cached copy behind the API), it is refused and the decision is redone.
+        try:
+            updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, "executions", name,
+                {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                 "status": new_status})
+        except ApiException as exc:
+            if exc.status == 409:
+                raise _ConflictError from None
+            raise
+        CACHE.put_execution(cast(dict[str, Any], updated))
     if decision.create_run is not None and fv is not None:
         fv_name = decision.status.flow_version or ""
         replay = raw_spec.get("replay") if decision.create_run == 1 else None
@@ -228,8 +303,9 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             replay=_replay_env(namespace, replay) if replay else None,
         )
         try:
-            batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
+            created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
             metrics.JOBS_CREATED.inc()
+            CACHE.put_job(name, plain(created))
         except ApiException as exc:
             if exc.status != 409:  # already made by an earlier reconcile: idempotent
                 raise

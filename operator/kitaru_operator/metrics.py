@@ -7,6 +7,8 @@ from prometheus_client import Counter, start_http_server
 RECONCILES = Counter("kitaru_reconciles_total", "Execution reconciles run.")
 RECONCILE_ERRORS = Counter("kitaru_reconcile_errors_total",
                            "Reconciles that failed and will be retried.")
+CONFLICTS = Counter("kitaru_reconcile_conflicts_total",
+                    "Status writes refused because the Execution had changed; redone.")
 JOBS_CREATED = Counter("kitaru_run_jobs_created_total", "Run Jobs created.")
 
 

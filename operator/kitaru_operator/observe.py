@@ -20,6 +20,7 @@ from kitaru.errors import KitaruError
 from kitaru.journal import ExecutionStore
 from kitaru.stores import ObjectStore, open_store
 from kitaru.stores.uri import scheme_of
+from kitaru_operator.cache import CACHE
 from kitaru_operator.decisions import JobView, RunView
 from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, label_value
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
@@ -111,7 +112,11 @@ def resolve_flow_version(
             return None, None, "spec.replay.execution: the source has no pinned FlowVersion yet"
     if name is None:
         return None, None, "set spec.flowVersion, or spec.flow with spec.tag"
-    obj = custom_get(api, namespace, "flowversions", name)
+    obj = CACHE.flow_version(namespace, name)
+    if obj is None:
+        obj = custom_get(api, namespace, "flowversions", name)
+        if obj is not None:
+            CACHE.put_flow_version(obj)
     if obj is None:
         return name, None, f"spec.flowVersion: no FlowVersion {name!r} in namespace {namespace}"
     return name, FlowVersionSpec.model_validate(obj.get("spec") or {}), None
@@ -146,13 +151,24 @@ def _report(message: str | None) -> dict[str, Any] | None:
     return report if isinstance(report, dict) else None
 
 
-def run_jobs(batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str,
-             execution: str) -> tuple[JobView, ...]:
-    """Return the run Jobs of an Execution."""
+def list_jobs(batch: client.BatchV1Api, namespace: str, execution: str,
+              owner_uid: str) -> list[dict[str, Any]]:
+    """Read the run Jobs of an Execution from the API (the cache may not have them yet)."""
     jobs = plain(batch.list_namespaced_job(
         namespace, label_selector=f"{LABEL_EXECUTION}={label_value(execution)}"))
+    return [job for job in jobs.get("items", [])
+            if any(ref.get("uid") == owner_uid
+                   for ref in job["metadata"].get("ownerReferences") or [])]
+
+
+def run_jobs(core: client.CoreV1Api, namespace: str,
+             jobs: list[dict[str, Any]]) -> tuple[JobView, ...]:
+    """Return what ``decide()`` needs of an Execution's run Jobs, oldest run first.
+
+    A failed Job's pod is read for how it died and the run's termination message.
+    """
     views = []
-    for job in jobs.get("items", []):
+    for job in jobs:
         status = job.get("status") or {}
         if job["metadata"].get("deletionTimestamp") and not status.get("active"):
             continue
@@ -202,11 +218,20 @@ def newest_run(store: ObjectStore, exec_id: str) -> int:
 
 
 def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:
-    """Return what the store says about run ``run`` of an execution."""
+    """Return what the store says about run ``run`` of an execution.
+
+    A finished run's outcome names its last checkpoints and counts them, so one read is
+    enough; a run still going, one that died, or one that saw no checkpoint (a runtime
+    that could not start, an outcome from an older SDK) is summarised from its journal.
+    """
     journal = ExecutionStore(store, exec_id)
     try:
-        claimed = journal.run_start(run) is not None
         outcome = journal.run_outcome(run)
+        if outcome is not None and outcome.last_checkpoints:
+            return RunView(claimed=True, outcome=outcome,
+                           checkpoints=outcome.checkpoints_run + outcome.checkpoints_reused,
+                           last_checkpoints=tuple(outcome.last_checkpoints))
+        claimed = outcome is not None or journal.run_start(run) is not None
         keys = store.list(f"{journal.prefix}journal/")
         last: tuple[str, ...] = ()
         if len(keys) <= _READ_RECORDS_UP_TO:

@@ -302,12 +302,14 @@ class Checkpoint(Generic[P, R]):
                               "first; using its value")
             return self._reuse(ctx, on_file, count=False)
         ctx.lineage.produced(checkpoint_id, value, digest=ref.digest)
+        ctx.recent_checkpoints.append(checkpoint_id)
         return value  # type: ignore[no-any-return]
 
     def _reuse(self, ctx: RunContext, record: CheckpointRecord, *, count: bool = True) -> R:
         data = read_value_bytes(ctx.journal.store, record.value)
         value = decode(record.value.serializer, record.value.type, data)
         ctx.lineage.produced(record.id, value, digest=record.value.digest)
+        ctx.recent_checkpoints.append(record.id)
         if count:
             ctx.checkpoints_reused += 1
         return value  # type: ignore[no-any-return]

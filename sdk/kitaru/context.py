@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +61,8 @@ class RunContext:
     wait_since: dict[str, datetime] = field(default_factory=dict)
     by_seq: dict[int, CheckpointRecord] = field(default_factory=dict)
     last_checkpoint_id: str = ""
+    #: Ids of the checkpoints this run committed or reused, newest last (a few only).
+    recent_checkpoints: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     failed_checkpoint: str | None = None
     events: list[str] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic

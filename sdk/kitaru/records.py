@@ -143,6 +143,9 @@ class RunOutcome(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     checkpoints_run: int = 0
     checkpoints_reused: int = 0
+    #: The last few checkpoints the run committed or reused, newest last: enough for a
+    #: progress summary without reading the journal.
+    last_checkpoints: list[str] = Field(default_factory=list)
     finished_at: datetime = Field(default_factory=utcnow)
 
 

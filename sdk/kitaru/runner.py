@@ -117,7 +117,8 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
     def ended(kind: Any, **fields: Any) -> RunOutcome:
         return RunOutcome(run=ctx.run, outcome=kind, metadata=ctx.metadata,
                           checkpoints_run=ctx.checkpoints_run,
-                          checkpoints_reused=ctx.checkpoints_reused, **fields)
+                          checkpoints_reused=ctx.checkpoints_reused,
+                          last_checkpoints=list(ctx.recent_checkpoints), **fields)
 
     try:
         if ctx.journal.cancel_requested():

@@ -1,0 +1,120 @@
+"""What the watches last delivered: Executions, their run Jobs and FlowVersions.
+
+kopf already watches these kinds; keeping the newest object of each event lets a
+reconcile start from memory instead of three API reads, which is most of the time
+between a wait being answered and the next run's Job existing.
+
+A cached object may be a little behind the API server. The handlers stay correct anyway:
+the status write carries the ``resourceVersion`` it was decided from (a stale decision
+fails with a conflict and is redone from a fresh read), Job names are deterministic (a
+repeated create is a no-op), and a Running execution whose current Job is missing from
+the cache is checked against the API before anything is concluded from its absence.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+Key = tuple[str, str]
+
+
+def _version(obj: dict[str, Any]) -> int | None:
+    """The object's resourceVersion as a number, or None when it is not one."""
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _newer(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """Whether ``new`` should replace ``old``.
+
+    resourceVersions are opaque to clients in general; on etcd they are increasing
+    numbers, and a version that is not a number simply always replaces.
+    """
+    if old is None:
+        return True
+    new_v, old_v = _version(new), _version(old)
+    return new_v is None or old_v is None or new_v >= old_v
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return meta.get("namespace") or "", meta["name"]
+
+
+class ObjectCache:
+    """The newest known body of each watched object, safe to use from many threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executions: dict[Key, dict[str, Any]] = {}
+        self._flow_versions: dict[Key, dict[str, Any]] = {}
+        # (namespace, execution name) -> Job name -> Job
+        self._jobs: dict[Key, dict[str, dict[str, Any]]] = {}
+
+    # Executions and FlowVersions -------------------------------------------------------
+
+    def put_execution(self, obj: dict[str, Any]) -> None:
+        self._put(self._executions, obj)
+
+    def drop_execution(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._executions.pop((namespace, name), None)
+
+    def execution(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._executions.get((namespace, name))
+
+    def put_flow_version(self, obj: dict[str, Any]) -> None:
+        self._put(self._flow_versions, obj)
+
+    def drop_flow_version(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._flow_versions.pop((namespace, name), None)
+
+    def flow_version(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._flow_versions.get((namespace, name))
+
+    def _put(self, table: dict[Key, dict[str, Any]], obj: dict[str, Any]) -> None:
+        key = _key(obj)
+        with self._lock:
+            if _newer(obj, table.get(key)):
+                table[key] = obj
+
+    # Run Jobs ---------------------------------------------------------------------------
+
+    def put_job(self, execution: str, obj: dict[str, Any]) -> None:
+        namespace, name = _key(obj)
+        with self._lock:
+            jobs = self._jobs.setdefault((namespace, execution), {})
+            if _newer(obj, jobs.get(name)):
+                jobs[name] = obj
+
+    def drop_job(self, execution: str, obj: dict[str, Any]) -> None:
+        namespace, name = _key(obj)
+        with self._lock:
+            jobs = self._jobs.get((namespace, execution))
+            if jobs is not None:
+                jobs.pop(name, None)
+                if not jobs:
+                    del self._jobs[(namespace, execution)]
+
+    def jobs(self, namespace: str, execution: str, owner_uid: str) -> list[dict[str, Any]]:
+        """The run Jobs of one Execution (this incarnation of it: owned by ``owner_uid``)."""
+        with self._lock:
+            jobs = list(self._jobs.get((namespace, execution), {}).values())
+        return [job for job in jobs
+                if any(ref.get("uid") == owner_uid
+                       for ref in job["metadata"].get("ownerReferences") or [])]
+
+    def forget(self, namespace: str, execution: str) -> None:
+        """Drop an Execution and its Jobs (the Execution was deleted)."""
+        with self._lock:
+            self._executions.pop((namespace, execution), None)
+            self._jobs.pop((namespace, execution), None)
+
+
+CACHE = ObjectCache()

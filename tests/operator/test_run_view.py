@@ -1,0 +1,73 @@
+"""What the operator reads from the store about a run, and how little it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from kitaru import KitaruClient
+from kitaru.stores import open_store
+from kitaru.stores.filesystem import FilesystemStore
+from kitaru_operator.observe import run_view
+from tests.sdk.sample_flows import approval_flow
+
+
+class CountingStore(FilesystemStore):
+    """A filesystem store that counts the objects read and the listings made."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.calls: list[str] = []
+
+    def _open(self, key: str) -> BinaryIO:
+        self.calls.append(f"read {key}")
+        return super()._open(key)
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        self.calls.append(f"list {prefix}")
+        return super()._list(prefix)
+
+    def _exists(self, key: str) -> bool:
+        self.calls.append(f"exists {key}")
+        return super()._exists(key)
+
+
+def test_a_finished_run_is_summarised_from_its_outcome_alone(
+    store_uri: str, counters: Path
+) -> None:
+    handle = approval_flow.run(topic="tides")
+    store = CountingStore(store_uri)
+
+    view = run_view(store, handle.exec_id, 1)
+
+    assert view.outcome is not None and view.outcome.outcome == "waiting"
+    assert (view.claimed, view.checkpoints, view.last_checkpoints) == (
+        True, 2, ("research", "draft"))
+    # The outcome record only: no journal listing, no record reads.
+    assert store.calls == [f"read executions/{handle.exec_id}/runs/1/outcome.json"]
+
+
+def test_a_resumed_run_counts_reused_and_new_checkpoints(store_uri: str, counters: Path) -> None:
+    handle = approval_flow.run(topic="tides")
+    KitaruClient().executions.input(handle.exec_id, wait="approve", value=True)
+    handle.wait(timeout=60)
+
+    view = run_view(open_store(store_uri), handle.exec_id, 2)
+
+    assert view.outcome is not None and view.outcome.outcome == "succeeded"
+    assert view.checkpoints == 3
+    assert view.last_checkpoints == ("research", "draft", "publish")
+
+
+def test_a_run_without_an_outcome_is_summarised_from_its_journal(
+    store_uri: str, counters: Path
+) -> None:
+    handle = approval_flow.run(topic="tides")
+    store = open_store(store_uri)
+
+    view = run_view(store, handle.exec_id, 2)  # run 2 never started
+
+    assert (view.claimed, view.outcome) == (False, None)
+    assert view.checkpoints == 2
+    assert view.last_checkpoints == ("research", "draft")
