@@ -2,8 +2,9 @@
 
 Figures, each against a baseline measured in the same run:
 
-- resume latency: from the patch of ``spec.inputs`` being accepted to the next run's Job
-  existing, as a ratio against one bare API create round trip (a ConfigMap). Target <= 5x.
+- resume latency: from the patch of ``spec.inputs`` being accepted (the Execution at rest
+  in Waiting, its first run's Job gone) to the next run's Job existing (seen by a watch),
+  as a ratio against one bare API create round trip (a ConfigMap). Target <= 5x.
 - N Executions applied at once until all are Running (or further), as a ratio against N
   bare Job creates.
 - M Executions left Waiting with zero pods, and the operator's peak RSS (target < 250 MB).
@@ -189,7 +190,10 @@ class Bench:
         job = f"{name}-r2"
         self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                     self.execution(name))
-        _wait(lambda: self.phase(name) == "Waiting", 180, f"{name} to wait")
+        # At rest, as when a person answers: Waiting, and its first run's Job cleaned up.
+        _wait(lambda: self.phase(name) == "Waiting" and not self.batch.list_namespaced_job(
+            NAMESPACE, label_selector=f"kitaru.ai/execution={name}").items, 180,
+            f"{name} to wait with no Job left")
         listing = self.batch.list_namespaced_job(NAMESPACE, field_selector=f"metadata.name={job}")
         seen: list[float] = []
         watcher = watch.Watch()
@@ -258,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.operator_scale")
     parser.add_argument("--small", action="store_true", help="5 resumes, 10 and 100 objects")
     args = parser.parse_args(argv)
-    resumes, fan, idle = (3, 10, 100) if args.small else (10, 200, 1000)
+    resumes, fan, idle = (5, 10, 100) if args.small else (10, 200, 1000)
 
     with tempfile.TemporaryDirectory(prefix="kitaru-bench-") as tmp, \
             control_plane() as kubeconfig, emulators.running("s3") as started:

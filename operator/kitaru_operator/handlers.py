@@ -279,7 +279,9 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
                 raise
     new_status = decision.status.model_dump(by_alias=True, mode="json")
     old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
-    if new_status != old_status:
+    # A null in a merge patch deletes the field, so the stored status never holds nulls:
+    # compare without them, or every pass would write (and wake every watcher) again.
+    if _without_nulls(new_status) != _without_nulls(old_status):
         # The write names the version it was decided from: if the Execution changed since
         # (a cached copy behind the API), it is refused and the decision is redone.
         try:
@@ -313,6 +315,14 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         _post(obj, event.type, event.reason, event.message)
     if decision.requeue_after is not None:
         _schedule(namespace, name, decision.requeue_after)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _replay_env(namespace: str, replay: dict[str, Any]) -> dict[str, Any]:
