@@ -136,7 +136,6 @@ def _unfinished() -> list[tuple[str, str]]:
     for namespace in scopes:
         items += custom_list(custom, namespace, "executions")
     for item in items:  # a fresh listing also heals the cache after a missed event
-        item.setdefault("apiVersion", f"{GROUP}/{VERSION}")
         CACHE.put_execution(item)
     return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in items
             if (i.get("status") or {}).get("phase") not in TERMINAL_PHASES]
