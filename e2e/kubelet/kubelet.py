@@ -113,7 +113,9 @@ class Kubelet:
 
     @staticmethod
     def _list(api: CoreV1Api, selector: str) -> list[Json]:
-        response = api.list_pod_for_all_namespaces(field_selector=selector, _preload_content=False)
+        # Unparsed (_preload_content=False): a urllib3 response, not the V1PodList the stubs say.
+        response: Any = api.list_pod_for_all_namespaces(field_selector=selector,
+                                                        _preload_content=False)
         items: list[Json] = json.loads(response.data)["items"]
         return items
 
@@ -129,7 +131,8 @@ class Kubelet:
         }
         try:
             self.scheduler.create_namespaced_pod_binding(
-                meta["name"], meta["namespace"], binding, _preload_content=False
+                meta["name"], meta["namespace"], binding,  # type: ignore[arg-type]  # plain manifest
+                _preload_content=False,
             )
             log.info("bound %s/%s to %s", meta["namespace"], meta["name"], self.node_name)
         except ApiException as error:
@@ -318,7 +321,8 @@ class Kubelet:
             return
         meta = pod["metadata"]
         self.core.replace_namespaced_pod_status(
-            meta["name"], meta["namespace"], {**pod, "status": new}, _preload_content=False
+            meta["name"], meta["namespace"], {**pod, "status": new},  # type: ignore[arg-type]
+            _preload_content=False,
         )
         if new["phase"] != old.get("phase"):
             log.info("%s/%s is %s", meta["namespace"], meta["name"], new["phase"])
@@ -329,7 +333,8 @@ class Kubelet:
             self.core.delete_namespaced_pod(
                 meta["name"],
                 meta["namespace"],
-                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+                body={"gracePeriodSeconds": 0,  # type: ignore[arg-type]  # plain manifest
+                      "preconditions": {"uid": meta["uid"]}},
                 _preload_content=False,
             )
             log.info("deleted %s/%s", meta["namespace"], meta["name"])
@@ -352,5 +357,6 @@ class Kubelet:
 def connect(kubeconfig: Path) -> CoreV1Api:
     from kubernetes import config
 
-    client: ApiClient = config.new_client_from_config(config_file=str(kubeconfig))
+    client: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig))
     return CoreV1Api(client)

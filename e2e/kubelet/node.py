@@ -19,7 +19,7 @@ def register(core: CoreV1Api, name: str) -> None:
     """Create the Node if needed and report it Ready, with capacity and addresses."""
     try:
         core.create_node(
-            {
+            {  # type: ignore[arg-type]  # the client takes plain manifests; stubs name models
                 "apiVersion": "v1",
                 "kind": "Node",
                 "metadata": {

@@ -23,7 +23,7 @@ def _service_account(core: CoreV1Api, pod: Json, target: Path, ca_file: Path) ->
     request = core.create_namespaced_service_account_token(
         pod["spec"].get("serviceAccountName", "default"),
         meta["namespace"],
-        {
+        {  # type: ignore[arg-type]  # the client takes plain manifests; stubs name models
             "spec": {
                 "expirationSeconds": TOKEN_SECONDS,
                 "boundObjectRef": {
