@@ -8,8 +8,9 @@ Figures, each against a baseline measured in the same run:
 - N Executions applied at once until all are Running (or further), as a ratio against N
   bare Job creates.
 - M Executions left Waiting with zero pods, and the operator's peak RSS (target < 250 MB).
-  Their first runs are recorded straight into the store (what a run pod would write), so
-  the figure measures the operator, not M pod start-ups on this machine.
+  Their first runs are recorded straight into the store (what a run pod would write)
+  while the operator is stopped, and it then starts on all of them, so the figure
+  measures the operator, not M pod start-ups on this machine.
 
 Starts its own control plane (``e2e/cluster/up``, state in a temporary folder) unless
 ``E2E_KUBECONFIG`` is set, plus moto's S3 server, and stops both at the end.
@@ -41,6 +42,7 @@ from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import ExecutionSpec, RunOutcome, RunStart, WaitInfo
 from kitaru.serialization import encode
 from kitaru.stores import open_store
+from kitaru_operator.jobs import store_exec_id
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "e2e" / "cluster"
@@ -129,11 +131,15 @@ class Bench:
                              {"name": "KITARU_TEST_COUNTERS", "value": str(self.workdir)}],
                      "store": {"uri": self.store_uri,
                                "credentialsSecret": {"name": "store-credentials"}}}})
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.s3.endpoint,
-               **AWS}
         # Kept after the run (the work folder is not) for a look at what the operator did.
         self.log_path = Path(tempfile.gettempdir()) / "kitaru-bench-operator.log"
-        log = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
+        self.log_path.write_bytes(b"")
+        self.start_operator()
+
+    def start_operator(self) -> None:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.s3.endpoint,
+               **AWS}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
         self.operator = subprocess.Popen(
             [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
              "--default-store", self.store_uri, "--resync-seconds", "5",
@@ -239,23 +245,31 @@ class Bench:
         return time.perf_counter() - start, bare
 
     def seed_waiting(self, count: int) -> None:
-        """Record a waiting first run in the store, as a run pod would, for ``count`` runs."""
+        """Make ``count`` Executions whose first run waits, recorded in the store as a run
+        pod would, while the operator is stopped; then start it on all of them.
+
+        Each journal lives under its Execution's id (which carries the uid), so the
+        operator is stopped until the journals exist: it then finds run 1 of each in the
+        store and starts no pod.
+        """
+        self.stop()
         store = open_store(self.store_uri, options={
             "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
             "secret_access_key": "testing", "region": "us-east-1"})
         topic = store_value(store, encode("idle", allow_pickle=False, where="seed"))
         for i in range(count):
             name = f"idle-{i}"
-            journal = ExecutionStore(store, f"{NAMESPACE}.{name}")
+            created: Any = self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
+            journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
+                                                          created["metadata"]["uid"]))
             journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
                                          entrypoint="tests.sdk.sample_flows:approval_flow",
                                          inputs={"topic": topic}))
             journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
             journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
                 name="approve", schema={"type": "boolean"})))
-            # The operator finds run 1 in the store and starts no pod for it.
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                        "executions", self.execution(name))
+        self.start_operator()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ def test_execution_runs_to_success_with_its_output(agents: Agents) -> None:
     assert (status["flowVersion"], status["flow"], status["version"]) == (
         "diamond-v1", "diamond", 1)
     assert status["checkpoints"]["count"] == 4
-    info = agents.store_client().executions.get(f"{agents.namespace}.sum-1")
+    assert status["executionId"].startswith(f"{agents.namespace}.sum-1.")
+    info = agents.store_client().executions.get(status["executionId"])
     assert info.output == "HI:2" and status["output"]["type"] == "builtins:str"
     columns = agents.kubectl("get", "executions", "-n", agents.namespace).stdout
     assert columns.split("\n")[0].split()[:5] == ["NAME", "FLOW", "VERSION", "PHASE", "WAITING"]
@@ -213,6 +214,23 @@ def test_replay_execution_reuses_the_source_journal(agents: Agents) -> None:
 
     status = agents.wait_phase("replay-1", "Succeeded")["status"]
     assert status["flowVersion"] == "diamond-v1"
-    info = agents.store_client().executions.get(f"{agents.namespace}.replay-1")
-    assert info.output == "EDITED:2" and info.replay_of == f"{agents.namespace}.source-1"
+    info = agents.store_client().executions.get(agents.get("replay-1")["status"]["executionId"])
+    assert info.output == "EDITED:2"
+    assert info.replay_of == agents.get("source-1")["status"]["executionId"]
     assert {n: agents.runs_of(n) for n in "abcd"} == {"a": 1, "b": 2, "c": 1, "d": 2}
+
+
+def test_an_execution_created_again_under_its_name_runs_afresh(agents: Agents) -> None:
+    agents.apply(agents.flow_version("diamond-v1", f"{SAMPLE}:diamond"))
+    agents.apply(agents.execution("again-1", "diamond-v1", input={"x": 1, "label": "hi"}))
+    first = agents.wait_phase("again-1", "Succeeded")["status"]
+    agents.kubectl("delete", "execution", "again-1", "-n", agents.namespace, "--wait=true")
+
+    agents.apply(agents.execution("again-1", "diamond-v1", input={"x": 5, "label": "yo"}))
+    second = agents.wait_phase("again-1", "Succeeded")["status"]
+
+    # A new journal, not the deleted Execution's finished one.
+    assert second["executionId"] != first["executionId"]
+    assert agents.store_client().executions.get(second["executionId"]).output == "YO:6"
+    assert agents.store_client().executions.get(first["executionId"]).output == "HI:2"
+    assert agents.runs_of("a") == 2

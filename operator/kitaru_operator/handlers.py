@@ -224,7 +224,11 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
     if fv is not None and fv.store is not None:
         store_uri = fv.store.uri
         secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
-    exec_id = store_exec_id(namespace, name)
+    # Pinned in status: Executions made before ids carried the uid keep their old id.
+    exec_id = status.execution_id or (
+        f"{namespace}.{name}" if status.run else
+        store_exec_id(namespace, name, obj["metadata"]["uid"]))
+    status.execution_id = exec_id
     latest = known_from_status(status, run, jobs)
     running = any(j.run == run and j.state == "active" for j in jobs)
     store_run = 0
@@ -240,13 +244,18 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
         resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
                          "with --default-store")
         fv = None
+    replay_source = None
+    if raw_spec.get("replay") and run <= 1 and fv is not None:  # run 1 replays
+        replay_source, replay_error = _replay_source(namespace, raw_spec["replay"])
+        if replay_error is not None and run == 0:
+            fv, resolve_error = None, replay_error
     decision = decide(Observed(
         name=name, generation=obj["metadata"].get("generation", 1), spec=spec, status=status,
         flow_version_name=fv_name if fv else None, flow_version=fv,
         resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
         store_run=store_run,
     ))
-    _apply(obj, decision, store_uri or "", raw_spec, fv)
+    _apply(obj, decision, store_uri or "", raw_spec, fv, replay_source=replay_source)
 
 
 def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, Any]]:
@@ -265,7 +274,8 @@ def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, 
 
 
 def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
-           raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
+           raw_spec: dict[str, Any], fv: FlowVersionSpec | None, *,
+           replay_source: str | None = None) -> None:
     namespace = obj["metadata"]["namespace"]
     name = obj["metadata"]["name"]
     batch = client.BatchV1Api(api())
@@ -293,15 +303,17 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
                 raise _ConflictError from None
             raise
         CACHE.put_execution(cast(dict[str, Any], updated))
-    if decision.create_run is not None and fv is not None:
+    replay = raw_spec.get("replay") if decision.create_run == 1 else None
+    # Run 1 of a replay is made only on a pass that found its source (the next will).
+    if decision.create_run is not None and fv is not None and not (replay and not replay_source):
         fv_name = decision.status.flow_version or ""
-        replay = raw_spec.get("replay") if decision.create_run == 1 else None
         manifest = run_job(
             namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
-            run=decision.create_run, flow_version_name=fv_name,
+            exec_id=decision.status.execution_id or "", run=decision.create_run,
+            flow_version_name=fv_name,
             flow_version=fv, store_uri=store_uri,
             inputs=raw_spec.get("input") or {}, answers=decision.answers,
-            replay=_replay_env(namespace, replay) if replay else None,
+            replay=_replay_env(replay_source, replay) if replay and replay_source else None,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
@@ -324,8 +336,22 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _replay_env(namespace: str, replay: dict[str, Any]) -> dict[str, Any]:
-    return {"source": store_exec_id(namespace, replay["execution"]), "at": replay.get("from"),
+def _replay_source(namespace: str, replay: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return (the replay source's id in the store, None) or (None, why not)."""
+    source = replay.get("execution", "")
+    obj = CACHE.execution(namespace, source) or _reread(namespace, source)
+    if obj is None:
+        return None, f"spec.replay.execution: no Execution {source!r} in namespace {namespace}"
+    status = obj.get("status") or {}
+    if status.get("executionId"):
+        return str(status["executionId"]), None
+    if status.get("run"):  # made before ids carried the uid
+        return f"{namespace}.{source}", None
+    return None, f"spec.replay.execution: Execution {source!r} has not run yet"
+
+
+def _replay_env(source: str, replay: dict[str, Any]) -> dict[str, Any]:
+    return {"source": source, "at": replay.get("from"),
             "overrides": replay.get("overrides") or {}, "skip": replay.get("skip") or []}
 
 

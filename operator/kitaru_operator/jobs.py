@@ -31,9 +31,11 @@ def job_name(execution: str, run: int) -> str:
     return f"{execution[: _MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
 
 
-def store_exec_id(namespace: str, execution: str) -> str:
-    """The execution's id in the store: unique across namespaces sharing one bucket."""
-    return f"{namespace}.{execution}"
+def store_exec_id(namespace: str, execution: str, uid: str) -> str:
+    """The execution's id in the store: unique across namespaces sharing one bucket, and
+    across Executions created one after another under the same name (the uid part), so a
+    new Execution never picks up the journal of a deleted one."""
+    return f"{namespace}.{execution}.{uid[:8]}"
 
 
 def label_value(text: str) -> str:
@@ -46,6 +48,7 @@ def run_job(
     namespace: str,
     execution: str,
     execution_uid: str,
+    exec_id: str,
     run: int,
     flow_version_name: str,
     flow_version: FlowVersionSpec,
@@ -64,7 +67,7 @@ def run_job(
     }
     env = [
         {"name": "KITARU_STORE", "value": store_uri},
-        {"name": "KITARU_EXECUTION_ID", "value": store_exec_id(namespace, execution)},
+        {"name": "KITARU_EXECUTION_ID", "value": exec_id},
         {"name": "KITARU_RUN", "value": str(run)},
         {"name": "KITARU_ENTRYPOINT", "value": flow_version.entrypoint},
         {"name": "KITARU_FLOW", "value": flow_version.flow},

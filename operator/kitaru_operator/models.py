@@ -217,6 +217,10 @@ class ExecutionStatus(KubeModel):
     flow: str | None = Field(default=None, description="Flow name.")
     flow_version: str | None = Field(default=None, description="Pinned FlowVersion name.")
     version: int | None = Field(default=None, description="Pinned version number.")
+    execution_id: str | None = Field(default=None, description="The execution's id in the "
+                                     "store, for the kitaru CLI and client "
+                                     "(`kitaru executions get <id>`). An Execution deleted "
+                                     "and created again under its name gets a new one.")
     run: int = Field(default=0, description="Current or last run number.")
     infra_retries: int = Field(default=0, description="Runs started after infrastructure "
                                "failures.")

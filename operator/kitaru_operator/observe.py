@@ -10,6 +10,7 @@ import base64
 import functools
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -201,7 +202,13 @@ def store_options(core: client.CoreV1Api, namespace: str, uri: str,
 
 def open_run_store(uri: str, options: Mapping[str, str]) -> ObjectStore:
     """Open the store a FlowVersion's runs write to (one client per store, reused)."""
-    return _cached_store(uri, tuple(sorted(options.items())))
+    # Locked: reconciles that start together (the start-up listing) would otherwise each
+    # build their own client, and a cloud client costs tens of megabytes.
+    with _store_lock:
+        return _cached_store(uri, tuple(sorted(options.items())))
+
+
+_store_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=64)
