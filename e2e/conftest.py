@@ -135,9 +135,11 @@ def _save_logs(state: Path) -> None:
 
 @pytest.fixture(scope="session")
 def k8s_api(kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(kubeconfig))
+    # The client leaves new_client_from_config and close unannotated.
+    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig))
     yield api
-    api.close()
+    api.close()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(scope="session")
@@ -183,7 +185,9 @@ def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iter
     core = client.CoreV1Api(k8s_api)
     slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40]
     name = f"e2e-{slug.strip('-')}-{uuid.uuid4().hex[:5]}"
-    core.create_namespace({"metadata": {"name": name, "labels": {"kitaru.dev/e2e": "true"}}})
+    core.create_namespace(
+        {  # type: ignore[arg-type]  # the client takes plain manifests; stubs name models
+            "metadata": {"name": name, "labels": {"kitaru.dev/e2e": "true"}}})
 
     def default_account() -> bool:
         try:

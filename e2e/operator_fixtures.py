@@ -10,14 +10,17 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 import yaml
 from kubernetes import client
 
 from polling import wait_until
+
+if TYPE_CHECKING:
+    from kitaru import KitaruClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.stores.emulators and tests.sdk.sample_flows
@@ -131,10 +134,12 @@ class Agents:
 
     def get(self, name: str) -> dict[str, Any]:
         out = self.kubectl("get", "execution", name, "-n", self.namespace, "-o", "json")
-        return json.loads(out.stdout)  # type: ignore[no-any-return]
+        execution: dict[str, Any] = json.loads(out.stdout)
+        return execution
 
     def phase(self, name: str) -> str | None:
-        return (self.get(name).get("status") or {}).get("phase")  # type: ignore[no-any-return]
+        phase: str | None = (self.get(name).get("status") or {}).get("phase")
+        return phase
 
     def wait_phase(self, name: str, phase: str, timeout: float = 120) -> dict[str, Any]:
         wait_until(lambda: self.phase(name) == phase, timeout=timeout,
@@ -148,7 +153,8 @@ class Agents:
 
     def pods(self) -> list[dict[str, Any]]:
         out = self.kubectl("get", "pods", "-n", self.namespace, "-o", "json")
-        return json.loads(out.stdout)["items"]  # type: ignore[no-any-return]
+        pods: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+        return pods
 
     def jobs(self) -> list[str]:
         out = self.kubectl("get", "jobs", "-n", self.namespace, "-o", "name")
@@ -165,7 +171,7 @@ class Agents:
     def gate(self, name: str) -> Path:
         return self.counters / f"gate-{name}"
 
-    def store_client(self) -> Any:
+    def store_client(self) -> KitaruClient:
         from kitaru import KitaruClient
         from kitaru.stores.s3 import S3Store
 
@@ -177,14 +183,16 @@ class Agents:
 
 @pytest.fixture
 def agents(  # noqa: PLR0917 - pytest passes fixtures positionally
-    namespace: str, k8s_api: client.ApiClient, kubectl: Any, tmp_path: Path,
+    namespace: str, k8s_api: client.ApiClient,
+    kubectl: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path,
     s3: emulators.Emulator, operator: OperatorProcess,
 ) -> Agents:
     """Helpers for one test's namespace, with a running operator and a store Secret."""
     del operator  # requested so that every scenario has the operator running
     counters = tmp_path / "counters"
     counters.mkdir()
-    client.CoreV1Api(k8s_api).create_namespaced_secret(namespace, {
+    client.CoreV1Api(k8s_api).create_namespaced_secret(namespace, {  # type: ignore[arg-type]
+        # The client takes plain manifests; its stubs name model classes.
         "metadata": {"name": "store-credentials"},
         "stringData": {"AWS_ENDPOINT_URL": s3.endpoint, **AWS_ENV}})
     return Agents(namespace, k8s_api, kubectl, counters, s3.endpoint)
