@@ -11,8 +11,8 @@ import pytest
 from kubernetes import client, config
 
 from kitaru_operator import handlers, observe
-from kitaru_operator.decisions import Decision
 from kitaru_operator.models import GROUP, VERSION, ExecutionStatus
+from kitaru_operator.observed import Decision
 
 
 @pytest.fixture

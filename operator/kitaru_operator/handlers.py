@@ -23,16 +23,10 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kitaru.errors import KitaruError
+from kitaru.errors import KitaruError, StoreError, StoreUnavailableError
 from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
-from kitaru_operator.decisions import (
-    Decision,
-    Observed,
-    current_run,
-    decide,
-    known_from_status,
-)
+from kitaru_operator.decisions import current_run, decide, known_from_status
 from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, job_name, run_job, store_exec_id
 from kitaru_operator.models import (
     GROUP,
@@ -55,6 +49,7 @@ from kitaru_operator.observe import (
     run_view,
     store_options,
 )
+from kitaru_operator.observed import Decision, Observed, StoreFault
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
@@ -232,14 +227,22 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
     latest = known_from_status(status, run, jobs)
     running = any(j.run == run and j.state == "active" for j in jobs)
     store_run = 0
+    store_read, store_fault = False, None
     if store_uri and fv is not None:
         # A run whose pod is still going has no outcome to read yet: its progress is read
         # on the periodic refresh, and its Job's next change brings the outcome.
         if latest is None and (refresh or not running):
-            store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
-            if not run:
-                store_run = run = newest_run(store, exec_id)
-            latest = run_view(store, exec_id, run) if run else None
+            try:
+                store = open_run_store(store_uri,
+                                       store_options(core, namespace, store_uri, secret))
+                if not run:
+                    store_run = run = newest_run(store, exec_id)
+                latest = run_view(store, exec_id, run) if run else None
+                store_read = True
+            except StoreError as exc:
+                store_fault = _store_fault(store_uri, exc)
+                logger.warning("execution %s/%s: cannot read the store: %s", namespace, name,
+                               exc)
     elif fv is not None:
         resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
                          "with --default-store")
@@ -253,9 +256,18 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
         name=name, generation=obj["metadata"].get("generation", 1), spec=spec, status=status,
         flow_version_name=fv_name if fv else None, flow_version=fv,
         resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
-        store_run=store_run,
+        store_run=store_run, store_read=store_read, store_fault=store_fault,
     ))
     _apply(obj, decision, store_uri or "", raw_spec, fv, replay_source=replay_source)
+
+
+def _store_fault(store_uri: str, exc: StoreError) -> StoreFault:
+    if isinstance(exc, StoreUnavailableError):
+        # The reason, not the whole message: it stays the same from one pass to the next,
+        # so the condition does not flap and its transition time means something.
+        return StoreFault("unavailable", store_uri,
+                          f"unreachable or failing ({exc.reason or 'no answer'})")
+    return StoreFault("refused", store_uri, str(exc))
 
 
 def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -19,12 +18,14 @@ from kubernetes.client.exceptions import ApiException
 
 from kitaru.errors import KitaruError
 from kitaru.journal import ExecutionStore
+from kitaru.report import RunReport
 from kitaru.stores import ObjectStore, open_store
+from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
 from kitaru_operator.cache import CACHE
-from kitaru_operator.decisions import JobView, RunView
 from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, label_value
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
+from kitaru_operator.observed import JobView, RunView
 
 logger = logging.getLogger("kitaru_operator")
 
@@ -124,7 +125,7 @@ def resolve_flow_version(
 
 
 def _failure(core: client.CoreV1Api, namespace: str,
-             job: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+             job: dict[str, Any]) -> tuple[str, RunReport | None]:
     """Return why a run Job failed, and the run pod's termination message if it left one."""
     for condition in job.get("status", {}).get("conditions") or []:
         if condition.get("type") == "Failed" and condition.get("reason") == "DeadlineExceeded":
@@ -139,17 +140,8 @@ def _failure(core: client.CoreV1Api, namespace: str,
             term = (container.get("state") or {}).get("terminated")
             if term is not None:
                 why = f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
-                return why, _report(term.get("message"))
+                return why, RunReport.parse(term.get("message"))
     return "the run pod was lost", None
-
-
-def _report(message: str | None) -> dict[str, Any] | None:
-    """Parse a run pod's termination message; anything else (a crash trace) is ignored."""
-    try:
-        report = json.loads(message or "")
-    except ValueError:
-        return None
-    return report if isinstance(report, dict) else None
 
 
 def list_jobs(batch: client.BatchV1Api, namespace: str, execution: str,
@@ -214,7 +206,9 @@ _store_lock = threading.Lock()
 @functools.lru_cache(maxsize=64)
 def _cached_store(uri: str, options: tuple[tuple[str, str], ...]) -> ObjectStore:
     # Cloud clients are expensive to build (and to garbage-collect); reconciles share them.
-    return open_store(uri, options=dict(options))
+    # A few quick attempts only: an outage is noted in status and checked again later,
+    # rather than holding a reconcile worker.
+    return open_store(uri, options=dict(options), retry=OPERATOR_POLICY)
 
 
 def newest_run(store: ObjectStore, exec_id: str) -> int:

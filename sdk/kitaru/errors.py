@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-FailureOrigin = Literal["user_code", "runtime", "backend", "divergence"]
+#: Where a run's failure came from. ``infrastructure`` (the store could not be reached
+#: for longer than the run retries) is never final: the execution gets a new run once the
+#: store answers. ``backend`` is a store that refused the request (no such bucket, access
+#: denied), which a new run would meet again.
+FailureOrigin = Literal["user_code", "runtime", "backend", "divergence", "infrastructure"]
 
 
 class KitaruError(Exception):
@@ -49,8 +53,8 @@ class KitaruExecutionError(KitaruError):
     Attributes:
         exec_id: The execution that failed.
         status: Its status when the error was raised (usually ``failed``).
-        origin: Where the failure came from: ``user_code``, ``runtime``, ``backend`` or
-            ``divergence``.
+        origin: Where the failure came from: ``user_code``, ``runtime``, ``backend``,
+            ``divergence`` or ``infrastructure``.
         error_type: The class name of the original exception, when known.
     """
 
@@ -83,7 +87,17 @@ class ObjectNotFoundError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store could not be reached or kept failing after bounded retries."""
+    """The store could not be reached or kept failing after bounded retries.
+
+    Attributes:
+        where: The store or object URI that was being read or written.
+        reason: The last transient fault, short and free of secrets (``HTTP 503 SlowDown``).
+    """
+
+    def __init__(self, message: str, *, where: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.where = where
+        self.reason = reason
 
 
 class StorePermissionError(StoreError):

@@ -188,7 +188,8 @@ class Flow(Generic[P, R]):
             outcome = execute_run(journal, run, self.fn, allow_pickle=self.pickle,
                                   cache_default=self.cache)
             retryable = (outcome.outcome == "failed" and outcome.error is not None
-                         and outcome.error.origin in ("runtime", "backend"))
+                         and outcome.error.origin in ("runtime", "backend",
+                                                         "infrastructure"))
             if not retryable or attempt == self.retries:
                 return
             time.sleep(min(2.0 ** attempt, 30.0))

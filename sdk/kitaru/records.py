@@ -128,7 +128,8 @@ class ErrorInfo(BaseModel):
 
     type: str
     message: str
-    origin: str = Field(description="user_code, runtime, backend or divergence.")
+    origin: str = Field(description="user_code, runtime, backend, divergence or "
+                        "infrastructure (the store was unreachable; never final).")
     traceback: str | None = None
 
 

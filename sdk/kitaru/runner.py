@@ -1,9 +1,13 @@
 """Running one run of an execution: the flow body from the top, against the journal.
 
 A run claims its number first (``runs/<n>/start.json``, create-once), so two processes
-can never both be run ``n``. It always ends by writing ``runs/<n>/outcome.json``; a
-process killed before that leaves no outcome, which readers report as a failed run that
-can be retried.
+can never both be run ``n``. It ends by writing ``runs/<n>/outcome.json``; a process
+killed before that leaves no outcome, which readers report as a failed run that can be
+retried.
+
+A store that stays unreachable for longer than the store's retries is not the flow's
+fault: the run ends failed with origin ``infrastructure`` (recorded if the store takes it
+by then), which every reader treats as retryable, never as the execution's final failure.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from kitaru.errors import (
     KitaruError,
     KitaruSerializationError,
     StoreError,
+    StoreUnavailableError,
 )
 from kitaru.journal import ExecutionStore, read_value_bytes, store_value
 from kitaru.lineage import content_digest
@@ -109,7 +114,11 @@ def execute_run(
         leave_run(token)
         sys.stdout, sys.stderr = real_out, real_err
     ctx.log_event(f"run {run} ended: {outcome.outcome}")
-    journal.write_log(run, "".join(printed))
+    try:
+        journal.write_log(run, "".join(printed))
+    except StoreUnavailableError as exc:
+        # The outcome matters more than the log: try to record it all the same.
+        print(f"kitaru: the log of run {run} is lost: {exc}", file=real_err)
     return journal.finish_run(outcome)
 
 
@@ -134,6 +143,8 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
         return ended("cancelled")
     except KitaruDivergenceError as exc:
         return ended("failed", error=_error(exc, "divergence"))
+    except StoreUnavailableError as exc:
+        return ended("failed", error=_error(exc, "infrastructure"))
     except StoreError as exc:
         return ended("failed", error=_error(exc, "backend"))
     except KitaruSerializationError as exc:

@@ -13,11 +13,17 @@ Two ways in:
   the execution's spec if it is the first run, records the answers, claims the run and
   runs it.
 
-The outcome goes to the store and, in a short JSON form (a pointer, never a payload), to
-the container termination message at ``KITARU_TERMINATION_LOG`` (default
-``/dev/termination-log`` when it exists). The exit code is 0 whenever an outcome was
-recorded, even a failure in the flow's code; a non-zero exit means the run itself broke.
-This process never calls the Kubernetes API.
+The outcome goes to the store and, as a :class:`~kitaru.report.RunReport` (a pointer,
+never a payload), to the container termination message at ``KITARU_TERMINATION_LOG``
+(default ``/dev/termination-log`` when it exists). The exit code is 0 whenever an outcome
+was recorded, even a failure in the flow's code; a non-zero exit means the run itself
+broke: 2 when it could not start, 3 when the store stayed unreachable.
+
+Store faults that pass are retried for ``KITARU_STORE_RETRY_SECONDS`` (default 120) of
+backoff before the run gives up on the store. A run that gives up records nothing final:
+its report says origin ``infrastructure``, and the operator starts a new run (reusing
+every committed checkpoint) once it can read the store itself. This process never calls
+the Kubernetes API.
 """
 
 from __future__ import annotations
@@ -30,17 +36,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kitaru.errors import KitaruError
+from kitaru.errors import KitaruError, KitaruUsageError, StoreUnavailableError
 from kitaru.flow import Flow, load_flow, start_replay
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
+from kitaru.report import RunReport
 from kitaru.runner import claim_run, execute_run, this_host
 from kitaru.serialization import encode
 from kitaru.stores import open_store
+from kitaru.stores.retry import run_policy
 
 TERMINATION_LOG = "/dev/termination-log"
+#: The exit code of a run that stopped because the store stayed unreachable.
+EXIT_STORE_UNAVAILABLE = 3
 _CLAIM_WAIT_SECONDS = 10.0
-_MESSAGE_LIMIT = 4096
 
 
 def _wait_for_claim(journal: ExecutionStore, run: int) -> bool:
@@ -82,20 +91,6 @@ def _prepare_from_env(journal: ExecutionStore, run: int) -> None:
                           "another process; refusing to run it twice")
 
 
-def _termination_message(outcome: RunOutcome) -> str:
-    message: dict[str, object] = {"run": outcome.run, "outcome": outcome.outcome}
-    if outcome.output is not None:
-        message["output"] = {"digest": outcome.output.digest, "type": outcome.output.type}
-    if outcome.wait is not None:
-        message["wait"] = outcome.wait.name
-    if outcome.error is not None:
-        message["error"] = {"type": outcome.error.type, "origin": outcome.error.origin,
-                            "message": outcome.error.message[:1000]}
-    message["checkpoints"] = {"run": outcome.checkpoints_run,
-                              "reused": outcome.checkpoints_reused}
-    return json.dumps(message)[:_MESSAGE_LIMIT]
-
-
 def _write_termination_message(text: str) -> None:
     path = os.environ.get("KITARU_TERMINATION_LOG")
     if path is None and Path(TERMINATION_LOG).exists():
@@ -118,34 +113,49 @@ def main(argv: list[str] | None = None) -> int:
     if not args.execution or args.run < 1:
         parser.error("needs --execution and --run (or KITARU_EXECUTION_ID and KITARU_RUN)")
     try:
-        journal = ExecutionStore(open_store(args.store), args.execution)
+        return _run(args.store, args.execution, args.run)
+    except StoreUnavailableError as exc:
+        # Not the flow's fault and not final: the run ends like a lost pod, and its report
+        # says why, so the operator starts a new run once the store answers again.
+        print(f"kitaru: run {args.run} of {args.execution} stopped: {exc}", file=sys.stderr)
+        _write_termination_message(
+            RunReport.failure(args.run, exc, origin="infrastructure").message())
+        return EXIT_STORE_UNAVAILABLE
+
+
+def _run(store_uri: str | None, exec_id: str, run: int) -> int:
+    try:
+        try:
+            retry = run_policy()
+        except ValueError as exc:
+            raise KitaruUsageError(str(exc)) from None
+        journal = ExecutionStore(open_store(store_uri, retry=retry), exec_id)
         if os.environ.get("KITARU_ENTRYPOINT"):
-            _prepare_from_env(journal, args.run)
-        elif not _wait_for_claim(journal, args.run):
+            _prepare_from_env(journal, run)
+        elif not _wait_for_claim(journal, run):
             return 0  # another launcher won this run number; nothing to do
+    except StoreUnavailableError:
+        raise
     except KitaruError as exc:
-        print(f"kitaru: run {args.run} of {args.execution} could not start: {exc}",
-              file=sys.stderr)
-        _write_termination_message(json.dumps({
-            "run": args.run, "outcome": "failed",
-            "error": {"type": type(exc).__name__, "origin": "runtime",
-                      "message": str(exc)[:1000]},
-        }))
+        print(f"kitaru: run {run} of {exec_id} could not start: {exc}", file=sys.stderr)
+        _write_termination_message(RunReport.failure(run, exc, origin="runtime").message())
         return 2
     try:
         spec = journal.spec()
         if spec.cwd and os.path.isdir(spec.cwd):
             os.chdir(spec.cwd)
         flow: Flow[..., Any] = load_flow(spec.entrypoint, spec.source_dir)
+    except StoreUnavailableError:
+        raise
     except KitaruError as exc:
         # The run is claimed, so record why it could not run rather than leave it open.
-        outcome = journal.finish_run(RunOutcome(run=args.run, outcome="failed", error=ErrorInfo(
+        outcome = journal.finish_run(RunOutcome(run=run, outcome="failed", error=ErrorInfo(
             type=type(exc).__name__, message=str(exc), origin="runtime")))
     else:
-        outcome = execute_run(journal, args.run, flow.fn, allow_pickle=flow.pickle,
+        outcome = execute_run(journal, run, flow.fn, allow_pickle=flow.pickle,
                               cache_default=flow.cache)
-    _write_termination_message(_termination_message(outcome))
-    print(f"kitaru: run {outcome.run} of {args.execution} ended: {outcome.outcome}")
+    _write_termination_message(RunReport.of(outcome).message())
+    print(f"kitaru: run {outcome.run} of {exec_id} ended: {outcome.outcome}")
     return 0
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kitaru.records import ErrorInfo, RunOutcome, ValueRef, WaitInfo
-from kitaru_operator.decisions import JobView, Observed, RunView, decide
+from kitaru.report import RunReport
+from kitaru_operator.decisions import decide
 from kitaru_operator.models import ExecutionSpec, ExecutionStatus, FlowVersionSpec
+from kitaru_operator.observed import JobView, Observed, RunView
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FV = FlowVersionSpec(flow="demo", version=2, image="agent:2", entrypoint="agent:flow", retries=2)
@@ -200,9 +203,9 @@ def test_status_stays_small_for_a_huge_journal() -> None:
 
 def test_runtime_report_of_a_bad_entrypoint_fails_without_infrastructure_retries() -> None:
     status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
-    report = {"run": 1, "outcome": "failed", "error": {
+    report = RunReport.parse(json.dumps({"run": 1, "outcome": "failed", "error": {
         "type": "KitaruUsageError", "origin": "runtime",
-        "message": "entrypoint 'nope:flow' cannot be imported: No module named 'nope'"}}
+        "message": "entrypoint 'nope:flow' cannot be imported: No module named 'nope'"}}))
     decision = decide(observed(status=status, jobs=(JobView(1, "failed", "Error", report),),
                                latest=RunView(claimed=False, outcome=None)))
     assert decision.status.phase == "Failed" and decision.create_run is None

@@ -15,6 +15,7 @@ that reaches a message passes through :func:`redact` first.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -112,11 +113,12 @@ class RetryPolicy:
                 delay = self.delay(attempt)
                 if attempt >= limit or slept + delay > self.max_total_delay:
                     elapsed = self.clock() - started
+                    reason = redact(reason, secrets)
                     raise StoreUnavailableError(
                         f"{where}: the store is unreachable or keeps failing "
-                        f"({redact(reason, secrets)}); gave up after {attempt} attempt(s) "
+                        f"({reason}); gave up after {attempt} attempt(s) "
                         f"in {elapsed:.1f}s. Check that the endpoint is up and reachable "
-                        "from here, then retry"
+                        "from here, then retry", where=where, reason=reason,
                     ) from None
                 logger.debug("%s: transient fault (%s), retry %d in %.2fs", where,
                              redact(reason, secrets), attempt, delay)
@@ -126,4 +128,40 @@ class RetryPolicy:
                 slept += delay
 
 
+#: Interactive use (the CLI, a flow run in a notebook): give up within about 20 s, so a
+#: person who typed a wrong endpoint hears about it soon.
 DEFAULT_POLICY = RetryPolicy()
+
+#: How long a run process rides out a store outage by default (``KITARU_STORE_RETRY_SECONDS``
+#: overrides it). Object stores do answer 503 or throttle for tens of seconds now and then;
+#: a run that gave up would only be started again, so it waits for a couple of minutes.
+RUN_RETRY_SECONDS = 120.0
+RUN_RETRY_ENV = "KITARU_STORE_RETRY_SECONDS"
+
+#: The operator's own store reads: a few quick attempts, then the reconcile notes that the
+#: store is unavailable and checks again later, so no reconcile worker waits long on it.
+OPERATOR_POLICY = RetryPolicy(max_attempts=3, base_delay=0.2, max_total_delay=1.0)
+
+
+def run_policy(seconds: float | None = None) -> RetryPolicy:
+    """Return the policy of a run process: retry transient faults for ``seconds``.
+
+    Args:
+        seconds: Time to spend sleeping between attempts before giving up; default
+            ``$KITARU_STORE_RETRY_SECONDS``, else :data:`RUN_RETRY_SECONDS`.
+
+    Raises:
+        ValueError: ``$KITARU_STORE_RETRY_SECONDS`` is not a number of seconds >= 0.
+    """
+    if seconds is None:
+        raw = os.environ.get(RUN_RETRY_ENV)
+        try:
+            seconds = float(raw) if raw else RUN_RETRY_SECONDS
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(f"{RUN_RETRY_ENV}={raw!r}: expected a number of seconds >= 0")
+    # Attempts are bounded by time alone; each delay is capped at 10 s, so a run picks up
+    # within about 10 s of the store coming back.
+    return RetryPolicy(max_attempts=1_000_000, base_delay=0.5, max_delay=10.0,
+                       max_total_delay=seconds)

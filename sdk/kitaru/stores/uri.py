@@ -11,18 +11,22 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import urlsplit
 
 from kitaru.errors import StoreConfigError
 from kitaru.stores.base import ObjectStore
+
+if TYPE_CHECKING:
+    from kitaru.stores.retry import RetryPolicy
 
 STORE_ENV = "KITARU_STORE"
 DEFAULT_FOLDER = ".kitaru"
 
 
 class _StoreFactory(Protocol):
-    def from_uri(self, uri: str, options: Mapping[str, str]) -> ObjectStore: ...
+    def from_uri(self, uri: str, options: Mapping[str, str], **retry: RetryPolicy
+                 ) -> ObjectStore: ...
 
 
 # scheme -> (module, class, pip extra that provides the client library)
@@ -47,7 +51,8 @@ def scheme_of(uri: str) -> str:
 
 
 def open_store(
-    uri: str | None = None, *, options: Mapping[str, str] | None = None
+    uri: str | None = None, *, options: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> ObjectStore:
     """Open the store at ``uri`` (default: :func:`default_store_uri`).
 
@@ -55,6 +60,8 @@ def open_store(
         uri: ``file:///abs/path``, a plain path, ``s3://bucket/prefix``,
             ``gs://bucket/prefix`` or ``az://container/prefix``.
         options: Backend options such as ``endpoint_url``; see each backend.
+        retry: How long a cloud backend retries transient faults (default: about 20 s,
+            :data:`~kitaru.stores.retry.DEFAULT_POLICY`); a local folder has none.
 
     Raises:
         StoreConfigError: The scheme is unknown or its client library is not installed.
@@ -74,4 +81,6 @@ def open_store(
             f"({exc.name}){hint}"
         ) from exc
     factory = cast(_StoreFactory, getattr(module, class_name))
+    if retry is not None and scheme != "file":
+        return factory.from_uri(uri, dict(options or {}), retry=retry)
     return factory.from_uri(uri, dict(options or {}))

@@ -1,0 +1,63 @@
+"""Changes every decision makes the same way: conditions, phase moves, a new run.
+
+Each function edits the :class:`~kitaru_operator.observed.Decision` it is given; none
+reads anything but the observation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kitaru_operator.models import Condition, ExecutionStatus
+from kitaru_operator.observed import Decision, Event, Observed
+
+
+def set_condition(status: ExecutionStatus, condition: Condition, now: datetime) -> None:
+    for i, old in enumerate(status.conditions):
+        if old.type == condition.type:
+            if (old.status, old.reason, old.message) == (
+                condition.status, condition.reason, condition.message
+            ):
+                condition.last_transition_time = old.last_transition_time
+            else:
+                condition.last_transition_time = now
+            status.conditions[i] = condition
+            return
+    condition.last_transition_time = now
+    status.conditions.append(condition)
+
+
+def drop_condition(status: ExecutionStatus, kind: str) -> None:
+    status.conditions = [c for c in status.conditions if c.type != kind]
+
+
+def set_phase(decision: Decision, phase: Any, obs: Observed, *, reason: str, message: str) -> None:
+    status = decision.status
+    if status.phase != phase:
+        decision.events.append(Event("Warning" if phase == "Failed" else "Normal", reason,
+                                     message))
+    status.phase = phase
+    done = {"Succeeded": "True", "Failed": "False", "Cancelled": "False"}.get(phase, "Unknown")
+    set_condition(status, Condition(type="Succeeded", status=done,  # type: ignore[arg-type]
+                                     reason=reason, message=message,
+                                     observed_generation=obs.generation), obs.now)
+    if phase in ("Succeeded", "Failed", "Cancelled"):
+        status.finished_at = status.finished_at or obs.now
+    else:
+        status.finished_at = None
+
+
+def start_run(decision: Decision, obs: Observed, run: int, *, reason: str, message: str) -> None:
+    status = decision.status
+    decision.create_run = run
+    decision.answers = {k: obs.spec.inputs[k] for k in status.accepted_inputs
+                        if k in obs.spec.inputs}
+    status.run = run
+    status.started_at = status.started_at or obs.now
+    status.next_run_after = None
+    status.error = None
+    status.output = None
+    status.pending_wait = None
+    status.waiting_on = None
+    set_phase(decision, "Running", obs, reason=reason, message=message)
