@@ -82,7 +82,9 @@ class FlowVersionSpec(KubeModel):
         default=None, description="Artifact store; the operator's default store when omitted."
     )
     retries: int = Field(default=3, ge=0, le=20, description="New runs after an "
-                         "infrastructure failure (pod killed, OOM, evicted), with backoff.")
+                         "infrastructure failure (pod killed, OOM, evicted, or a store that "
+                         "stayed unreachable for longer than the run pod retries), with "
+                         "backoff.")
     service_account_name: str | None = Field(
         default=None, description="Service account of the run pods (its token is not mounted)."
     )

@@ -171,3 +171,30 @@ def branching() -> str:
     second = step(2)
     kitaru.wait(name="go")
     return f"{first} {second}"
+
+
+def note_body_run(checkpoint_name: str, label: str) -> None:
+    """Record that a body ran, for which execution, in which run (``$KITARU_RUN`` in pods)."""
+    line = f"{label} {checkpoint_name} {os.environ.get('KITARU_RUN', '0')}\n"
+    with open(Path(os.environ["KITARU_TEST_COUNTERS"]) / "bodies", "a") as bodies:
+        bodies.write(line)  # one short append: atomic across processes
+
+
+@checkpoint
+def gather(label: str) -> str:
+    note_body_run("gather", label)
+    return f"notes for {label}"
+
+
+@checkpoint
+def conclude(notes: str) -> str:
+    note_body_run("conclude", notes.rsplit(" ", 1)[-1])
+    return notes.upper()
+
+
+@flow
+def approve_between(label: str) -> str:
+    """A checkpoint, a wait, a checkpoint."""
+    notes = gather(label)
+    ok = kitaru.wait(name="approve", schema=bool, question=f"Conclude {label}?")
+    return conclude(notes) if ok else "stopped"

@@ -30,7 +30,7 @@ def test_pod_runs_report_outcomes_through_store_and_termination_message(
 ) -> None:
     code, message = run_pod(tmp_path, 1, KITARU_INPUT='{"topic": "reefs"}')
     assert code == 0
-    assert message == {"run": 1, "outcome": "waiting", "wait": "approve",
+    assert message == {"run": 1, "outcome": "waiting", "recorded": True, "wait": "approve",
                        "checkpoints": {"run": 2, "reused": 0}}
 
     code, message = run_pod(tmp_path, 2, KITARU_INPUTS='{"approve": true}')

@@ -20,6 +20,11 @@ _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length
                 "proxy-connection", "te", "trailer", "upgrade"}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up on a fault is what faults are for, not news
+
+
 class FaultProxy:
     """Forwards to ``upstream`` (``http://host:port``), with faults on request.
 
@@ -38,7 +43,7 @@ class FaultProxy:
         self.forwarded = 0
         self.pass_before_down: int | None = None
         self.is_down = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
