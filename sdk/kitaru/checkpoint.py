@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from kitaru.arguments import argument_digests, changed_argument
 from kitaru.context import (
     CheckpointScope,
     RunContext,
@@ -34,7 +35,7 @@ from kitaru.journal import (
     read_value_bytes,
     store_value,
 )
-from kitaru.records import CheckpointRecord, ValueRef, utcnow
+from kitaru.records import CheckpointRecord, ReusableRecord, ValueRef, utcnow
 from kitaru.serialization import decode, encode, type_path
 
 P = ParamSpec("P")
@@ -190,10 +191,17 @@ class Checkpoint(Generic[P, R]):
                 f"{at_seq.run if at_seq else record.run if record else '?'}); the flow's calls "
                 "no longer line up with the run it resumes"
             )
-        if record is not None:
-            return self._reuse(ctx, record)
-
         bound = self._bind(ctx, checkpoint_id, args, kwargs)
+        digests = argument_digests(bound.arguments, ctx.lineage.known_digest)
+        if record is not None:
+            self._check_same_call(ctx, record, digests)
+            return self._reuse(ctx, record)
+        offer = ctx.reusable.get(checkpoint_id)
+        if offer is not None:
+            reused = self._take_offer(ctx, offer, seq=seq, digests=digests)
+            if reused is not None:
+                return reused[0]  # type: ignore[no-any-return]
+
         parents = ctx.lineage.sources_of(*bound.args, *bound.kwargs.values())
         for source in _after_sources(ctx, after):
             if source not in parents:
@@ -207,7 +215,8 @@ class Checkpoint(Generic[P, R]):
             if cached is not None:
                 return self._commit(ctx, checkpoint_id=checkpoint_id, seq=seq, ref=cached,
                                     parents=parents, metadata={}, attempts=0,
-                                    started=utcnow(), source="cache", value=None)
+                                    started=utcnow(), source="cache", value=None,
+                                    digests=digests)
 
         if self.runtime == "isolated":
             ctx.log_event(f"checkpoint {checkpoint_id}: runtime='isolated' runs in its own pod "
@@ -224,7 +233,7 @@ class Checkpoint(Generic[P, R]):
         ctx.checkpoints_run += 1
         return self._commit(ctx, checkpoint_id=checkpoint_id, seq=seq, ref=ref, parents=parents,
                             metadata=scope.metadata, attempts=attempts, started=started,
-                            source="run", value=value)
+                            source="run", value=value, digests=digests)
 
     def _bind(
         self, ctx: RunContext, checkpoint_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -286,12 +295,13 @@ class Checkpoint(Generic[P, R]):
         started: datetime,
         source: Literal["run", "cache"],
         value: Any,
+        digests: dict[str, str],
     ) -> R:
         record = CheckpointRecord(
             id=checkpoint_id, seq=seq, name=self.name, function=type_path(self.fn),  # type: ignore[arg-type]
             type=self.type, runtime=self.runtime, value=ref, parents=parents,
             metadata=metadata, run=ctx.run, attempts=attempts, started_at=started,
-            finished_at=utcnow(), source=source,
+            finished_at=utcnow(), source=source, arguments=digests,
         )
         committed, on_file = ctx.journal.commit(record)
         ctx.records[checkpoint_id] = on_file
@@ -301,14 +311,45 @@ class Checkpoint(Generic[P, R]):
                 ctx.log_event(f"checkpoint {checkpoint_id}: another process committed it "
                               "first; using its value")
             return self._reuse(ctx, on_file, count=False)
-        ctx.lineage.produced(checkpoint_id, value, digest=ref.digest)
+        ctx.lineage.produced(checkpoint_id, value, digest=ref.digest, size=ref.size)
         ctx.recent_checkpoints.append(checkpoint_id)
         return value  # type: ignore[no-any-return]
+
+    def _check_same_call(self, ctx: RunContext, record: CheckpointRecord,
+                         digests: dict[str, str]) -> None:
+        """A resumed run must call a finished checkpoint as the run that finished it did."""
+        if record.arguments is None:  # recorded before digests existed
+            return
+        changed = changed_argument(record.arguments, digests)
+        if changed is not None:
+            raise KitaruDivergenceError(
+                f"execution {ctx.exec_id}: checkpoint {record.id!r} is called with another "
+                f"{changed!r} than in run {record.run}, which recorded its result; a resumed "
+                "run must call its finished checkpoints with the same arguments (replay the "
+                "execution to run it with new ones)"
+            )
+
+    def _take_offer(self, ctx: RunContext, offer: ReusableRecord, *, seq: int,
+                    digests: dict[str, str]) -> tuple[Any] | None:
+        """Reuse a replay source's record when this call matches it; None: run the body."""
+        source = offer.record
+        if not offer.forced and source.arguments is not None:
+            changed = changed_argument(source.arguments, digests)
+            if changed is not None:
+                ctx.log_event(f"checkpoint {source.id}: argument {changed!r} differs from "
+                              f"execution {source.source_execution}, so it runs again")
+                return None
+        copy = source.model_copy(update={"seq": seq, "arguments": digests})
+        _, on_file = ctx.journal.commit(copy)
+        ctx.records[on_file.id] = on_file
+        ctx.by_seq[seq] = on_file
+        return (self._reuse(ctx, on_file),)
 
     def _reuse(self, ctx: RunContext, record: CheckpointRecord, *, count: bool = True) -> R:
         data = read_value_bytes(ctx.journal.store, record.value)
         value = decode(record.value.serializer, record.value.type, data)
-        ctx.lineage.produced(record.id, value, digest=record.value.digest)
+        ctx.lineage.produced(record.id, value, digest=record.value.digest,
+                             size=record.value.size)
         ctx.recent_checkpoints.append(record.id)
         if count:
             ctx.checkpoints_reused += 1

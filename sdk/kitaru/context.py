@@ -20,7 +20,7 @@ from typing import Any
 from kitaru.errors import KitaruContextError
 from kitaru.journal import ExecutionStore
 from kitaru.lineage import LineageTracker
-from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, utcnow
+from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, ReusableRecord, utcnow
 
 logger = logging.getLogger("kitaru")
 
@@ -47,6 +47,8 @@ class RunContext:
     run: int
     records: dict[str, CheckpointRecord]
     answers: dict[str, Answer]
+    #: A replay's offers from its source, by checkpoint id (empty for other executions).
+    reusable: dict[str, ReusableRecord] = field(default_factory=dict)
     allow_pickle: bool = False
     cache_default: bool | None = None
     sleep: Callable[[float], None] = field(default=lambda _s: None)

@@ -170,7 +170,7 @@ class Flow(Generic[P, R]):
         if source.spec().flow != self.name:
             raise KitaruUsageError(f"execution {exec_id} is an execution of flow "
                                    f"{source.spec().flow!r}, not {self.name!r}")
-        handle = start_replay(source, at=at, overrides=merged, skip=skip,
+        handle = start_replay(source, at=at, overrides=merged, skip=skip, flow_fn=self.fn,
                               allow_pickle=self.pickle)
         self._run_here(ExecutionStore(store, handle.exec_id), reason="replay")
         return handle
@@ -203,16 +203,21 @@ def start_replay(
     skip: tuple[str, ...] | list[str] = (),
     allow_pickle: bool = False,
     exec_id: str | None = None,
+    flow_fn: Callable[..., Any] | None = None,
 ) -> FlowHandle:
     """Create a replay execution of ``source`` (without running it) and return its handle.
 
     ``exec_id`` names the new execution (a run pod is told its id); default a fresh one.
+    ``flow_fn``, when at hand, lets an override of an input the source took by default
+    be told apart from a typo.
     """
     src = source.spec()
-    plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle)
+    parameters = inspect.signature(flow_fn).parameters if flow_fn is not None else {}
+    plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle,
+                       flow_parameters=parameters)
     journal = ExecutionStore(source.store, exec_id or new_execution_id(src.flow))
-    for record in plan.records:
-        journal.commit(record)
+    for offer in plan.reusable:
+        journal.offer_reuse(offer)
     for answer in plan.answers:
         journal.answer(answer)
     journal.create(src.model_copy(update={

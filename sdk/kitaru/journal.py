@@ -32,6 +32,7 @@ from kitaru.records import (
     ArtifactRecord,
     CheckpointRecord,
     ExecutionSpec,
+    ReusableRecord,
     RunOutcome,
     RunStart,
     ValueRef,
@@ -195,6 +196,25 @@ class ExecutionStore:
     def commit(self, record: CheckpointRecord) -> tuple[bool, CheckpointRecord]:
         """Commit a checkpoint record unless one exists; return (committed, record on file)."""
         return self._create(f"journal/{record.id}.json", record)
+
+    # -- what a replay may reuse ---------------------------------------------------------
+
+    def offer_reuse(self, offer: ReusableRecord) -> None:
+        """Offer a replay source's record to this (replay) execution's runs.
+
+        Offers stay apart from the journal: a run commits an offered record into its own
+        journal only when its call matches, and runs the body otherwise.
+        """
+        self._create(f"reusable/{offer.record.id}.json", offer)
+
+    def reusable(self) -> dict[str, ReusableRecord]:
+        """Return the records offered to this replay execution, by checkpoint id."""
+        offers: dict[str, ReusableRecord] = {}
+        for key in self.store.list(self._key("reusable/")):
+            if key.endswith(".json"):
+                offer = ReusableRecord.model_validate_json(self.store.get(key))
+                offers[offer.record.id] = offer
+        return offers
 
     # -- waits and answers -------------------------------------------------------------
 

@@ -9,8 +9,15 @@ flow inputs and wait answers. Two ways to match, erring towards recording an edg
 - content: the argument's serialized bytes equal a handed-out value's bytes (the same
   value rebuilt, or read back from the journal in an earlier run).
 
-``None`` and booleans are never matched by content: they are too common to mean
-anything. An author can always add edges with ``after=``.
+Common values are never matched: ``None``, booleans, the integers CPython shares
+(-5 to 256), strings and bytes of one character or none, and empty containers are the
+same object wherever they appear, so ``1`` in one checkpoint's result says nothing about
+a literal ``1`` passed to another. By content, only values whose stored form has at
+least :data:`MIN_MATCH_BYTES` bytes are matched. An author can always add edges with
+``after=``.
+
+Lineage is for display and for choosing a replay's roots. Whether a recorded result is
+reused rests on argument digests (:mod:`kitaru.arguments`), never on lineage.
 """
 
 from __future__ import annotations
@@ -22,6 +29,19 @@ from kitaru.serialization import encode
 from kitaru.stores.base import sha256_hex
 
 _MAX_NODES = 2000
+#: Values whose stored form is shorter than this are never matched by content.
+MIN_MATCH_BYTES = 16
+
+
+def _shared(item: Any) -> bool:
+    """Whether ``item`` may be the very object a literal elsewhere in the code is."""
+    if item is None or isinstance(item, bool):
+        return True
+    if isinstance(item, int):
+        return -5 <= item <= 256
+    if isinstance(item, (str, bytes, list, tuple, dict)):
+        return len(item) <= 1 if isinstance(item, (str, bytes)) else len(item) == 0
+    return False
 
 
 def _walk(value: Any) -> Iterable[Any]:
@@ -39,13 +59,15 @@ def _walk(value: Any) -> Iterable[Any]:
 
 
 def content_digest(value: Any) -> str | None:
-    """Return the digest of ``value``'s stored form, or None when it has no JSON form."""
-    if value is None or isinstance(value, bool):
+    """Return the digest of ``value``'s stored form, or None when it has no JSON form or
+    is too small to match."""
+    if _shared(value) or isinstance(value, (int, float)):
         return None
     try:
-        return sha256_hex(encode(value, allow_pickle=False, where="lineage").data)
+        data = encode(value, allow_pickle=False, where="lineage").data
     except Exception:
         return None
+    return sha256_hex(data) if len(data) >= MIN_MATCH_BYTES else None
 
 
 class LineageTracker:
@@ -58,28 +80,56 @@ class LineageTracker:
     def __init__(self) -> None:
         self._by_identity: dict[int, str] = {}
         self._by_digest: dict[str, str] = {}
+        # Digests of handed-out strings and bytes, by identity: immutable, so the digest
+        # of the stored value stays true, and an argument digest need not encode again.
+        self._digest_of: dict[int, str] = {}
         # Holding the objects keeps their ids from being reused by new objects.
         self._alive: list[Any] = []
 
-    def produced(self, source: str, value: Any, *, digest: str | None = None) -> None:
-        """Remember that ``value`` came from ``source``."""
+    def produced(self, source: str, value: Any, *, digest: str | None = None,
+                 size: int | None = None) -> None:
+        """Remember that ``value`` came from ``source``.
+
+        Args:
+            source: Where the value came from.
+            value: The value handed out.
+            digest: The sha256 of its stored form, when known.
+            size: The size of its stored form, when known (saves encoding it again).
+        """
         for item in _walk(value):
-            if item is None or isinstance(item, (bool, int, float)):
+            if _shared(item):
                 continue
             self._by_identity.setdefault(id(item), source)
             self._alive.append(item)
-        if digest is not None and not (value is None or isinstance(value, bool)):
+        if digest is None:
+            return
+        if isinstance(value, (str, bytes)):
+            self._digest_of.setdefault(id(value), digest)
+            self._alive.append(value)
+        big = (size >= MIN_MATCH_BYTES if size is not None
+               else content_digest(value) is not None)
+        if big and not _shared(value) and not isinstance(value, (int, float)):
             self._by_digest.setdefault(digest, source)
+
+    def known_digest(self, value: Any) -> str | None:
+        """Return the stored digest of a string or bytes value the run handed out."""
+        if isinstance(value, (str, bytes)):
+            return self._digest_of.get(id(value))
+        return None
 
     def sources_of(self, *values: Any) -> list[str]:
         """Return the sources the given call arguments came from, in first-seen order.
 
-        Nested items are matched by identity only; content is compared for whole
-        arguments, where an equal value is unlikely to be a coincidence.
+        An argument that is itself a handed-out value names that value's source only;
+        otherwise the items nested in it are matched by identity (``notes["summary"]``).
+        Content is compared for whole arguments, where an equal value is unlikely to be a
+        coincidence.
         """
         found: list[str] = []
         for value in values:
-            sources = [self._by_identity.get(id(item)) for item in _walk(value)]
+            whole = None if _shared(value) else self._by_identity.get(id(value))
+            sources = [whole] if whole else [
+                self._by_identity.get(id(item)) for item in _walk(value) if not _shared(item)]
             if self._by_digest and not any(sources):
                 digest = content_digest(value)
                 sources = [self._by_digest.get(digest) if digest else None]

@@ -67,6 +67,20 @@ class CheckpointRecord(BaseModel):
     source_execution: str | None = Field(
         default=None, description="The execution the value was first produced in, if another."
     )
+    arguments: dict[str, str] | None = Field(
+        default=None,
+        description="Digest of each argument of the call, by parameter name (sha256 of its "
+        "stored form). A call with other arguments never reuses this record. None in "
+        "records written before digests existed: those are not checked.",
+    )
+
+
+class ReusableRecord(BaseModel):
+    """A replay source's record that a replay may reuse, if its call matches."""
+
+    record: CheckpointRecord
+    forced: bool = Field(default=False, description="Reused whatever the call's arguments: "
+                         "the replay named it in skip, or overrode its output.")
 
 
 class ReplaySpec(BaseModel):

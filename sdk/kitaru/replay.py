@@ -3,9 +3,11 @@
 A replay is a new execution linked to its source. Its roots are the checkpoint named by
 ``at``, the direct consumers of every overridden checkpoint output or flow input, and
 every checkpoint whose arguments are overridden. The roots and everything downstream of
-them in the recorded lineage run again; every other checkpoint's record is copied by
-reference (same blobs, zero bytes copied), wherever it sits in the call order.
-``skip`` forces reuse of named checkpoints even when they are downstream of a root.
+them in the recorded lineage run again. Every other checkpoint's record is offered to
+the replay (same blobs, zero bytes copied), wherever it sits in the call order, and is
+reused only when the replay calls it with the same arguments (see
+:mod:`kitaru.arguments`): lineage is a guess from the values a run saw, so correctness
+never rests on it. ``skip`` and output overrides force reuse whatever the arguments.
 
 Override keys:
 
@@ -16,13 +18,22 @@ Override keys:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kitaru.errors import KitaruUsageError
 from kitaru.journal import ExecutionStore, store_value
-from kitaru.records import Answer, CheckpointRecord, ReplaySpec, ValueRef
+from kitaru.records import (
+    Answer,
+    CheckpointRecord,
+    ExecutionSpec,
+    ReplaySpec,
+    ReusableRecord,
+    ValueRef,
+)
 from kitaru.serialization import encode
 
 
@@ -32,7 +43,7 @@ class ReplayPlan:
 
     spec: ReplaySpec
     inputs: dict[str, ValueRef]
-    records: list[CheckpointRecord]
+    reusable: list[ReusableRecord]
     answers: list[Answer]
 
 
@@ -62,6 +73,42 @@ def _downstream(records: Mapping[str, CheckpointRecord], roots: set[str]) -> set
     return reached
 
 
+def _loaded_function(path: str) -> Callable[..., Any] | None:
+    """The function a record names, if its module is already imported (no side effects)."""
+    module_name, _, qualname = path.partition(":")
+    obj: Any = sys.modules.get(module_name)
+    for part in qualname.split(".") if obj is not None else ():
+        obj = getattr(obj, part, None)
+    obj = getattr(obj, "fn", obj)  # a @checkpoint wraps its function
+    return obj if callable(obj) else None
+
+
+def _check_parameter(record: CheckpointRecord, param: str, key: str) -> None:
+    fn = _loaded_function(record.function)
+    if fn is None:
+        return  # not importable here: the run checks it when it binds the call
+    params = inspect.signature(fn).parameters
+    if param in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    raise KitaruUsageError(
+        f"replay override {key!r}: checkpoint {record.name!r} has no parameter {param!r}; "
+        f"its parameters are: {', '.join(params) or 'none'}"
+    )
+
+
+def _check_names(src: ExecutionSpec, records: Mapping[str, CheckpointRecord],
+                 overrides: Mapping[str, Any], known_inputs: set[str]) -> None:
+    for key in overrides:
+        kind, _, rest = key.partition(".")
+        if kind == "input" and rest and rest not in known_inputs:
+            raise KitaruUsageError(
+                f"replay override {key!r}: flow {src.flow!r} has no input {rest!r}; its "
+                f"inputs are: {', '.join(sorted(known_inputs)) or 'none'}")
+        checkpoint_id, _, tail = rest.partition(".inputs.")
+        if kind == "checkpoint" and tail and checkpoint_id in records:
+            _check_parameter(records[checkpoint_id], tail, key)
+
+
 def plan_replay(
     source: ExecutionStore,
     *,
@@ -69,12 +116,23 @@ def plan_replay(
     overrides: Mapping[str, Any],
     skip: Iterable[str] = (),
     allow_pickle: bool = False,
+    flow_parameters: Iterable[str] = (),
 ) -> ReplayPlan:
     """Work out a replay of ``source``.
 
+    Args:
+        source: The execution replayed.
+        at: The checkpoint to replay from.
+        overrides: New values by override key.
+        skip: Checkpoints reused even when downstream of a root.
+        allow_pickle: Whether override values may be pickled.
+        flow_parameters: The flow function's parameters, when it is at hand; an
+            ``input.<name>`` override must name one of them or an input of the source.
+
     Raises:
         KitaruUsageError: ``at``, a ``skip`` entry or an override names something the
-            source does not have, or an override key is malformed.
+            source does not have, or an override key is malformed. Nothing is written
+            then.
     """
     src = source.spec()
     records = source.records()
@@ -100,6 +158,8 @@ def plan_replay(
         return store_value(store, encode(value, allow_pickle=allow_pickle,
                                          where=f"replay override {key!r}"))
 
+    # Every key is checked before any value is written.
+    _check_names(src, records, overrides, set(src.inputs) | set(flow_parameters))
     for key, value in overrides.items():
         kind, _, rest = key.partition(".")
         if kind == "input" and rest:
@@ -126,20 +186,20 @@ def plan_replay(
 
     roots -= set(output_overrides) | skip
     rerun = _downstream(records, roots) - set(output_overrides) - skip
-    copied: list[CheckpointRecord] = []
+    offered: list[ReusableRecord] = []
     for record in records.values():
         if record.id in rerun:
             continue
         origin = record.source_execution or src.exec_id
         if record.id in output_overrides:
-            copied.append(record.model_copy(update={
+            offered.append(ReusableRecord(forced=True, record=record.model_copy(update={
                 "value": output_overrides[record.id], "source": "override",
                 "source_execution": None,
-            }))
+            })))
         else:
-            copied.append(record.model_copy(update={"source": "replay",
-                                                    "source_execution": origin}))
+            offered.append(ReusableRecord(forced=record.id in skip, record=record.model_copy(
+                update={"source": "replay", "source_execution": origin})))
     spec = ReplaySpec(source=src.exec_id, at=at, roots=sorted(roots), rerun=sorted(rerun),
                       overrides=sorted(overrides), arg_overrides=arg_overrides)
     answers = list(source.answers().values())
-    return ReplayPlan(spec=spec, inputs=inputs, records=copied, answers=answers)
+    return ReplayPlan(spec=spec, inputs=inputs, reusable=offered, answers=answers)

@@ -92,7 +92,8 @@ def execute_run(
     spec = journal.spec()
     ctx = RunContext(
         journal=journal, spec=spec, run=run, records=journal.records(),
-        answers=journal.answers(), allow_pickle=allow_pickle, cache_default=cache_default,
+        answers=journal.answers(), reusable=journal.reusable() if spec.replay else {},
+        allow_pickle=allow_pickle, cache_default=cache_default,
         sleep=sleep,
     )
     for earlier in range(1, run):
@@ -134,6 +135,7 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
             raise RunCancelled(ctx.exec_id)
         inputs = _load_inputs(ctx)
         value = fn(**inputs)
+        _note_unreached(ctx)
         encoded = encode(value, allow_pickle=ctx.allow_pickle,
                          where=f"flow {ctx.spec.flow!r} return value")
         return ended("succeeded", output=store_value(ctx.journal.store, encoded))
@@ -157,6 +159,25 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
         if ctx.failed_checkpoint:
             error.message = f"checkpoint {ctx.failed_checkpoint!r}: {error.message}"
         return ended("failed", error=error)
+
+
+def _note_unreached(ctx: RunContext) -> None:
+    """Say so when a run finished without calling checkpoints an earlier run recorded.
+
+    Flow code need not be deterministic: a run may take another branch than the run it
+    resumes (an answer, the clock, a file changed). That is allowed, not an error: the
+    unreached results stay on record and are simply not part of this run's path. It is
+    logged on the execution, where it explains a result that differs from a first run's.
+    """
+    unreached = sorted((r for r in ctx.records.values() if r.id not in ctx.used_ids),
+                       key=lambda r: r.seq)
+    if unreached:
+        names = ", ".join(f"{r.id} (run {r.run})" for r in unreached[:10])
+        more = f" and {len(unreached) - 10} more" if len(unreached) > 10 else ""
+        ctx.log_event(f"run {ctx.run} finished without calling {len(unreached)} recorded "
+                      f"checkpoint(s): {names}{more}; the flow took another path than the "
+                      "run that recorded them")
+        ctx.metadata.setdefault("kitaru.unreached_checkpoints", [r.id for r in unreached])
 
 
 def _load_inputs(ctx: RunContext) -> dict[str, Any]:

@@ -70,7 +70,8 @@ def _prepare_from_env(journal: ExecutionStore, run: int) -> None:
     if replay is not None and not journal.exists():
         source = ExecutionStore(journal.store, replay["source"])
         start_replay(source, at=replay.get("at"), overrides=replay.get("overrides") or {},
-                     skip=replay.get("skip") or [], exec_id=journal.exec_id)
+                     skip=replay.get("skip") or [], exec_id=journal.exec_id,
+                     flow_fn=load_flow(entrypoint, None).fn)
     if not journal.exists():
         flow = load_flow(entrypoint, None)
         raw = json.loads(os.environ.get("KITARU_INPUT") or "{}")

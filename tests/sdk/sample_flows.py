@@ -198,3 +198,67 @@ def approve_between(label: str) -> str:
     notes = gather(label)
     ok = kitaru.wait(name="approve", schema=bool, question=f"Conclude {label}?")
     return conclude(notes) if ok else "stopped"
+
+
+@checkpoint
+def fetch_doc(url: str) -> dict[str, str]:
+    bump("fetch_doc")
+    return {"text": f"the document at {url}"}
+
+
+@checkpoint
+def summarize(prompt: str) -> str:
+    bump("summarize")
+    return "summary of " + prompt.removeprefix("Summarize: ")
+
+
+@flow
+def summarize_flow(url: str) -> str:
+    """A checkpoint whose argument is derived from an upstream result."""
+    doc = fetch_doc(url)
+    return summarize("Summarize: " + doc["text"])
+
+
+@checkpoint
+def square(n: int) -> int:
+    bump("square")
+    return n * n
+
+
+@checkpoint
+def add(a: int, b: int) -> int:
+    bump("add")
+    return a + b
+
+
+@flow
+def squares() -> int:
+    four = square(2)
+    one = square(1)  # square_2, whose value is 1
+    total = add(four, 1)  # a literal 1, unrelated to square_2
+    return total + one
+
+
+@checkpoint
+def echo(label: str) -> str:
+    bump("echo")
+    return label
+
+
+@flow
+def label_from_file() -> str:
+    """A flow whose checkpoint argument comes from outside the flow: a file."""
+    first = echo(gate("label").read_text())
+    kitaru.wait(name="go")
+    return first
+
+
+@flow
+def stops_early() -> int:
+    """A flow that, once the gate exists, returns before the checkpoints it recorded."""
+    first = step(1)
+    if gate("early").exists():
+        return first["i"]
+    second = step(2)
+    kitaru.wait(name="go")
+    return first["i"] + second["i"]

@@ -18,10 +18,18 @@ def _bodies(counters: Path) -> dict[str, int]:
 def test_lineage_records_which_values_flowed_into_each_call(
     store_uri: str, counters: Path
 ) -> None:
-    handle = diamond.run(x=1, label="hi")
-    assert handle.wait() == "HI:2"
+    handle = diamond.run(x=1000, label="hi")
+    assert handle.wait() == "HI:1001"
     parents = {c.id: c.parents for c in KitaruClient().executions.get(handle.exec_id).checkpoints}
     assert parents == {"a": ["input:x"], "b": ["a"], "c": ["input:label"], "d": ["b", "c"]}
+
+
+def test_common_small_values_link_no_unrelated_calls(store_uri: str, counters: Path) -> None:
+    # x=1 is the very object of every literal 1 in the program: no edge can be told apart.
+    handle = diamond.run(x=1, label="hi")
+    handle.wait()
+    parents = {c.id: c.parents for c in KitaruClient().executions.get(handle.exec_id).checkpoints}
+    assert parents["a"] == []
 
 
 def test_replay_from_a_checkpoint_reruns_only_its_dependants(
