@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kitaru.backoff import Backoff
 from kitaru_operator.models import Condition, ErrorStatus
 from kitaru_operator.observed import Decision, Event, Observed, StoreFault
 from kitaru_operator.transitions import drop_condition, set_condition, set_phase, start_run
@@ -21,11 +22,12 @@ INFRA_BACKOFF_CAP_SECONDS = 300.0
 #: lost to a store outage is started again on the first look that reads the store, so
 #: this bounds the delay between the store's return and the next run.
 STORE_RECHECK_SECONDS = 10.0
+_INFRA_BACKOFF = Backoff(INFRA_BACKOFF_SECONDS, INFRA_BACKOFF_CAP_SECONDS)
 
 
 def backoff(retries_used: int) -> float:
     """Seconds to wait before infrastructure retry number ``retries_used + 1``."""
-    return float(min(INFRA_BACKOFF_SECONDS * 2 ** retries_used, INFRA_BACKOFF_CAP_SECONDS))
+    return _INFRA_BACKOFF.delay(retries_used + 1)
 
 
 def store_fault(decision: Decision, obs: Observed, fault: StoreFault, *,

@@ -22,6 +22,7 @@ from kitaru.errors import (
 )
 from kitaru.flow import Flow, flow
 from kitaru.handle import FlowHandle
+from kitaru.serialization import register_serializer
 from kitaru.waits import wait
 
 __version__ = "0.1.0"
@@ -47,6 +48,7 @@ __all__ = [
     "is_replay",
     "load",
     "log",
+    "register_serializer",
     "save",
     "wait",
 ]

@@ -167,7 +167,15 @@ class Executions:
         return FlowHandle(journal)
 
     def cancel(self, exec_id: str) -> FlowHandle:
-        """Cancel an execution: a waiting one at once, a running one at its next checkpoint."""
+        """Cancel an execution.
+
+        A waiting or failed execution is cancelled at once. A running one stops at its
+        next checkpoint call (a body already running finishes and is kept), except a run
+        that this client's launches started in a process of its own on this machine
+        (an answer, a retry, a resume, a replay): that process is stopped at once with
+        SIGTERM. Either way the execution ends ``cancelled``; on a cluster, use
+        ``spec.cancel`` on the Execution, which stops the run pod at once.
+        """
         journal = self._journal(exec_id)
         info = describe(journal, with_checkpoints=False)
         if info.status in ("completed", "cancelled"):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +29,9 @@ logger = logging.getLogger("kitaru")
 
 #: Seconds between checks of the store for a cancel request while a flow runs.
 CANCEL_CHECK_INTERVAL = 1.0
+#: Checkpoint bodies a run executes at once from ``.submit()`` and ``.map()``, unless the
+#: flow or the call says otherwise.
+DEFAULT_MAX_CONCURRENCY = 8
 
 
 class RunCancelled(BaseException):
@@ -36,6 +42,12 @@ class RunCancelled(BaseException):
 
     def __init__(self, exec_id: str) -> None:
         super().__init__(f"execution {exec_id} was cancelled")
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio  # only async flows pay for importing it
+
+    await asyncio.sleep(seconds)
 
 
 @dataclass
@@ -66,12 +78,45 @@ class RunContext:
     #: Ids of the checkpoints this run committed or reused, newest last (a few only).
     recent_checkpoints: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     failed_checkpoint: str | None = None
+    #: Set when Ctrl-C stopped the flow: the run records an outcome, then re-raises.
+    interrupted: bool = False
     events: list[str] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
+    #: How ``async def`` checkpoints wait between retries (injected by tests).
+    async_sleep: Callable[[float], Awaitable[None]] = _sleep
+    #: Checkpoint bodies running at once from ``.submit()`` and ``.map()``.
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    #: Guards the state above when bodies run on several threads.
+    lock: threading.RLock = field(default_factory=threading.RLock)
     _next_cancel_check: float = 0.0
+    _pool: ThreadPoolExecutor | None = None
+    _running: list[Future[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_seq = {r.seq: r for r in self.records.values()}
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The run's threads for submitted checkpoint bodies (made on first use)."""
+        with self.lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency,
+                                                thread_name_prefix="kitaru-checkpoint")
+            return self._pool
+
+    def track(self, future: Future[Any]) -> None:
+        """Remember a submitted call, so the run does not end before it does."""
+        with self.lock:
+            self._running.append(future)
+
+    def join(self) -> None:
+        """Wait for every submitted call to finish (its record committed or its error
+        kept in its future), then release the run's threads."""
+        with self.lock:
+            running, self._running = self._running, []
+            pool, self._pool = self._pool, None
+        futures.wait(running)
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def log_event(self, message: str) -> None:
         """Add a line to the run's log (stored with what the run printed)."""

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from kitaru.backoff import Backoff
+from kitaru.context import DEFAULT_MAX_CONCURRENCY
 from kitaru.errors import KitaruUsageError
 from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, check_name, store_value
@@ -26,6 +28,7 @@ from kitaru.records import ExecutionSpec, utcnow
 from kitaru.replay import plan_replay
 from kitaru.runner import claim_run, execute_run, next_run_number
 from kitaru.serialization import encode, import_type
+from kitaru.serialization.names import script_module_name, use_flow_module
 from kitaru.stores import ObjectStore, open_store
 
 P = ParamSpec("P")
@@ -42,7 +45,11 @@ def new_execution_id(flow_name: str) -> str:
 
 
 def _entrypoint(fn: Callable[..., Any]) -> tuple[str, str | None]:
-    """Return the importable ``module:qualname`` of ``fn`` and the folder to import it from."""
+    """Return the importable ``module:qualname`` of ``fn`` and the folder to import it from.
+
+    A flow in a script run as ``python script.py`` is imported by later runs under the
+    script's module name, the name its values' types are recorded under too.
+    """
     module_name = fn.__module__
     module = sys.modules.get(module_name)
     file = getattr(module, "__file__", None)
@@ -50,7 +57,7 @@ def _entrypoint(fn: Callable[..., Any]) -> tuple[str, str | None]:
         if not file:
             return f"__main__:{fn.__qualname__}", None
         path = Path(file).resolve()
-        return f"{path.stem}:{fn.__qualname__}", str(path.parent)
+        return f"{script_module_name(file)}:{fn.__qualname__}", str(path.parent)
     if not file:
         return f"{module_name}:{fn.__qualname__}", None
     root = Path(file).resolve().parent
@@ -62,6 +69,9 @@ def _entrypoint(fn: Callable[..., Any]) -> tuple[str, str | None]:
 
 def load_flow(entrypoint: str, source_dir: str | None) -> Flow[..., Any]:
     """Import the flow named by ``module:qualname``.
+
+    Values recorded before types from a script were named by the script's module say
+    ``__main__:X``; from here on this process reads them from the flow's module.
 
     Raises:
         KitaruUsageError: The entrypoint is malformed, cannot be imported or is not a flow.
@@ -77,7 +87,12 @@ def load_flow(entrypoint: str, source_dir: str | None) -> Flow[..., Any]:
         raise KitaruUsageError(f"entrypoint {entrypoint!r} cannot be imported: {exc}") from exc
     if not isinstance(obj, Flow):
         raise KitaruUsageError(f"entrypoint {entrypoint!r} is not a @flow function")
+    use_flow_module(module)
     return obj
+
+
+#: Delays between a flow's own retries after a failure of the runtime or the store.
+_RETRY_BACKOFF = Backoff(1.0, 30.0)
 
 
 class Flow(Generic[P, R]):
@@ -92,12 +107,17 @@ class Flow(Generic[P, R]):
         cache: bool | None = None,
         pickle: bool = False,
         store: str | ObjectStore | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
+        if max_concurrency < 1:
+            raise KitaruUsageError(f"flow {fn.__name__}: max_concurrency must be >= 1, got "
+                                   f"{max_concurrency}")
         self.fn = fn
         self.name = check_name("flow name", name or fn.__name__)
         self.retries = retries
         self.cache = cache
         self.pickle = pickle
+        self.max_concurrency = max_concurrency
         self._store = store
         self._signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
@@ -114,7 +134,7 @@ class Flow(Generic[P, R]):
     def options(self, *, store: str | ObjectStore | None = None) -> Flow[P, R]:
         """Return this flow bound to another store (a URI or an :class:`ObjectStore`)."""
         return Flow(self.fn, name=self.name, retries=self.retries, cache=self.cache,
-                    pickle=self.pickle, store=store)
+                    pickle=self.pickle, store=store, max_concurrency=self.max_concurrency)
 
     def store(self) -> ObjectStore:
         """The store this flow's executions go to."""
@@ -143,6 +163,13 @@ class Flow(Generic[P, R]):
         journal.create(self._spec(journal.exec_id, inputs))
         self._run_here(journal, reason="start")
         return FlowHandle(journal)
+
+    async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> FlowHandle:
+        """Like :meth:`run`, from async code: the execution runs on a worker thread (an
+        ``async def`` flow on an event loop of its own there), so this loop stays free."""
+        import asyncio  # only async callers pay for importing it
+
+        return await asyncio.to_thread(self.run, *args, **kwargs)
 
     def replay(
         self,
@@ -186,13 +213,14 @@ class Flow(Generic[P, R]):
             if not claim_run(journal, run, reason=reason if attempt == 0 else "retry"):
                 return  # another process is running it
             outcome = execute_run(journal, run, self.fn, allow_pickle=self.pickle,
-                                  cache_default=self.cache)
+                                  cache_default=self.cache,
+                                  max_concurrency=self.max_concurrency)
             retryable = (outcome.outcome == "failed" and outcome.error is not None
                          and outcome.error.origin in ("runtime", "backend",
                                                          "infrastructure"))
             if not retryable or attempt == self.retries:
                 return
-            time.sleep(min(2.0 ** attempt, 30.0))
+            time.sleep(_RETRY_BACKOFF.delay(attempt + 1))
 
 
 def start_replay(
@@ -239,6 +267,7 @@ def flow(
     cache: bool | None = None,
     pickle: bool = False,
     store: str | ObjectStore | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
@@ -251,6 +280,7 @@ def flow(
     cache: bool | None = None,
     pickle: bool = False,
     store: str | ObjectStore | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
     """Make a function a durable flow. Start it with ``.run(...)``.
 
@@ -263,8 +293,11 @@ def flow(
         pickle: Allow pickle for values JSON cannot hold, in every checkpoint.
         store: Store URI for this flow's executions (default ``$KITARU_STORE`` or
             ``./.kitaru``).
+        max_concurrency: Checkpoint bodies run at once from ``.submit()`` and ``.map()``
+            (a ``.map()`` call may set its own).
     """
     def wrap(f: Callable[P, R]) -> Flow[P, R]:
-        return Flow(f, name=name, retries=retries, cache=cache, pickle=pickle, store=store)
+        return Flow(f, name=name, retries=retries, cache=cache, pickle=pickle, store=store,
+                    max_concurrency=max_concurrency)
 
     return wrap(fn) if fn is not None else wrap

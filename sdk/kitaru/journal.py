@@ -67,7 +67,8 @@ def store_value(store: ObjectStore, encoded: Encoded) -> ValueRef:
         size=len(encoded.data),
         digest=digest,
     )
-    if encoded.serializer in ("json", "pydantic") and len(encoded.data) <= INLINE_LIMIT:
+    if encoded.serializer in ("json", "pydantic", "typed-json") and len(
+            encoded.data) <= INLINE_LIMIT:
         ref.inline = encoded.data.decode()
     else:
         # Content-addressed: an existing blob already holds exactly these bytes.

@@ -23,7 +23,7 @@ def utcnow() -> datetime:
 class ValueRef(BaseModel):
     """Where a stored value lives and how to read it back."""
 
-    serializer: str = Field(description="json, pydantic, bytes or pickle.")
+    serializer: str = Field(description="json, pydantic, typed-json, bytes or pickle.")
     type: str = Field(description="Import path (module:qualname) of the value's Python type.")
     size: int = Field(description="Size of the serialized value in bytes.")
     digest: str = Field(description="Hex sha256 of the serialized value.")

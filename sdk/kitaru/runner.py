@@ -12,16 +12,25 @@ by then), which every reader treats as retryable, never as the execution's final
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import io
 import os
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from kitaru.context import RunCancelled, RunContext, enter_run, leave_run
+from kitaru.context import (
+    DEFAULT_MAX_CONCURRENCY,
+    RunCancelled,
+    RunContext,
+    enter_run,
+    leave_run,
+)
 from kitaru.errors import (
     KitaruDivergenceError,
     KitaruError,
@@ -77,8 +86,12 @@ def execute_run(
     cache_default: bool | None = None,
     sleep: Callable[[float], None] = time.sleep,
     echo: bool = True,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> RunOutcome:
     """Run the flow body ``fn`` as run ``run`` (already claimed) and record its outcome.
+
+    Raises:
+        KeyboardInterrupt: The run was interrupted; its outcome is recorded first.
 
     Args:
         journal: The execution's documents.
@@ -88,13 +101,14 @@ def execute_run(
         cache_default: The flow's ``cache`` setting, for checkpoints that set none.
         sleep: How retries wait (injected by tests).
         echo: Also print what the flow prints (off when a launcher captures output).
+        max_concurrency: Checkpoint bodies run at once from ``.submit()``/``.map()``.
     """
     spec = journal.spec()
     ctx = RunContext(
         journal=journal, spec=spec, run=run, records=journal.records(),
         answers=journal.answers(), reusable=journal.reusable() if spec.replay else {},
         allow_pickle=allow_pickle, cache_default=cache_default,
-        sleep=sleep,
+        sleep=sleep, max_concurrency=max_concurrency,
     )
     for earlier in range(1, run):
         prior = journal.run_outcome(earlier)
@@ -120,7 +134,10 @@ def execute_run(
     except StoreUnavailableError as exc:
         # The outcome matters more than the log: try to record it all the same.
         print(f"kitaru: the log of run {run} is lost: {exc}", file=real_err)
-    return journal.finish_run(outcome)
+    recorded = journal.finish_run(outcome)
+    if ctx.interrupted:
+        raise KeyboardInterrupt
+    return recorded
 
 
 def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
@@ -134,7 +151,7 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
         if ctx.journal.cancel_requested():
             raise RunCancelled(ctx.exec_id)
         inputs = _load_inputs(ctx)
-        value = fn(**inputs)
+        value = _call_flow(ctx, fn, inputs)
         _note_unreached(ctx)
         encoded = encode(value, allow_pickle=ctx.allow_pickle,
                          where=f"flow {ctx.spec.flow!r} return value")
@@ -143,6 +160,16 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
         return ended("waiting", wait=suspend.info)
     except RunCancelled:
         return ended("cancelled")
+    except KeyboardInterrupt:
+        # Ctrl-C in a process that lives on (a notebook, a REPL): end the run in a final
+        # state now, not when the process exits; execute_run raises it again after.
+        ctx.interrupted = True
+        if ctx.journal.cancel_requested():
+            return ended("cancelled")
+        return ended("failed", error=ErrorInfo(
+            type="Interrupted", origin="runtime", message=(
+                f"run {ctx.run} was interrupted (Ctrl-C) in process {os.getpid()}; retry the "
+                "execution to go on from its last checkpoint")))
     except KitaruDivergenceError as exc:
         return ended("failed", error=_error(exc, "divergence"))
     except StoreUnavailableError as exc:
@@ -159,6 +186,31 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
         if ctx.failed_checkpoint:
             error.message = f"checkpoint {ctx.failed_checkpoint!r}: {error.message}"
         return ended("failed", error=error)
+
+
+def _call_flow(ctx: RunContext, fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
+    """Call the flow body (an ``async def`` one on an event loop of its own) and wait for
+    the checkpoints it submitted, so none is still committing when the run ends."""
+    try:
+        value = fn(**inputs)
+        if inspect.iscoroutine(value):
+            value = _run_coroutine(value)
+        return value
+    finally:
+        ctx.join()
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    import asyncio  # only async flows pay for importing it
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from code that already runs a loop in this thread (a notebook): give the
+    # flow a loop of its own on another thread, in this context.
+    with ThreadPoolExecutor(1, thread_name_prefix="kitaru-flow") as pool:
+        return pool.submit(contextvars.copy_context().run, asyncio.run, coro).result()
 
 
 def _note_unreached(ctx: RunContext) -> None:

@@ -154,7 +154,7 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
             type=type(exc).__name__, message=str(exc), origin="runtime")))
     else:
         outcome = execute_run(journal, run, flow.fn, allow_pickle=flow.pickle,
-                              cache_default=flow.cache)
+                              cache_default=flow.cache, max_concurrency=flow.max_concurrency)
     _write_termination_message(RunReport.of(outcome).message())
     print(f"kitaru: run {outcome.run} of {exec_id} ended: {outcome.outcome}")
     return 0

@@ -7,9 +7,12 @@ processes.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -262,3 +265,78 @@ def stops_early() -> int:
     second = step(2)
     kitaru.wait(name="go")
     return first["i"] + second["i"]
+
+
+@checkpoint
+async def meet_async(i: int, barrier: Any) -> int:
+    """Returns only once every call of the group is running at the same time."""
+    bump("meet_async")
+    await asyncio.wait_for(barrier.wait(), timeout=20)
+    await asyncio.sleep(0.05 * (3 - i))  # finish in reverse call order
+    return i * 10
+
+
+@flow
+async def gather_flow(n: int) -> list[int]:
+    barrier = asyncio.Barrier(n)
+    values = await asyncio.gather(*(meet_async(i, barrier) for i in range(n)))
+    kitaru.wait(name="go")
+    return list(values)
+
+
+@checkpoint
+def meet_threads(i: int, barrier: Any) -> int:
+    """Returns only once every call of the group is running at the same time."""
+    bump("meet_threads")
+    barrier.wait(timeout=20)
+    return i * 10
+
+
+@flow
+def map_flow(n: int) -> list[int]:
+    barrier = threading.Barrier(n)
+    futures = meet_threads.map(range(n), [barrier] * n)
+    return [f.result() for f in futures]
+
+
+class Gauge:
+    """Counts bodies running at once, and the most seen."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *_: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+@checkpoint
+def gauged(i: int, gauge: Any) -> int:
+    with gauge:
+        time.sleep(0.05)
+    return i
+
+
+@flow
+def bounded_map(n: int, limit: int) -> int:
+    gauge = Gauge()
+    results = [f.result() for f in gauged.map(range(n), [gauge] * n, max_concurrency=limit)]
+    assert results == list(range(n))
+    return gauge.most
+
+
+@flow
+def interrupted_once() -> str:
+    """Stops as Ctrl-C would on its first run, after one checkpoint."""
+    step(1)
+    if not gate("interrupted").exists():
+        gate("interrupted").write_text("yes")
+        raise KeyboardInterrupt
+    return "done"

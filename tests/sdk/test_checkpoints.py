@@ -171,13 +171,19 @@ def test_misuse_is_reported_clearly(store_uri: str) -> None:
     with pytest.raises(KitaruUsageError, match="cannot be called directly"):
         repeated_calls()
     with pytest.raises(KitaruContextError, match="only be called while a @flow runs"):
-        step(1)
-    with pytest.raises(KitaruContextError, match="only be called while a @flow runs"):
         kitaru.wait()
     handle = nested.run()
     with pytest.raises(KitaruExecutionError, match="checkpoints cannot be nested"):
         handle.wait()
     assert kitaru.current_execution_id() is None and kitaru.is_replay() is False
+
+
+def test_a_checkpoint_outside_a_flow_is_its_plain_function(store_uri: str) -> None:
+    assert step(3) == {"i": 3}
+    future = step.submit(4)
+    assert future.done() and future.result() == {"i": 4}
+    assert [f.result() for f in step.map([5, 6])] == [{"i": 5}, {"i": 6}]
+    assert not Path(store_uri).exists()  # nothing was journaled
 
 
 def test_log_save_and_load_across_executions(store_uri: str) -> None:

@@ -110,3 +110,21 @@ def test_cancel_stops_a_running_retry_at_once(store_uri: str, counters: Path) ->
         time.sleep(0.05)
     assert handle.status == "cancelled"
     assert runs_of(counters, "slow_step_3") == 0
+
+
+def test_ctrl_c_in_a_process_that_lives_on_ends_the_execution_in_a_final_state(
+    store_uri: str, counters: Path
+) -> None:
+    from kitaru.journal import list_execution_ids
+    from kitaru.stores import open_store
+    from tests.sdk.sample_flows import interrupted_once
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_once.run()
+
+    (exec_id,) = list_execution_ids(open_store(store_uri))
+    client = KitaruClient()
+    info = client.executions.get(exec_id)  # this process still lives: no pid guesswork
+    assert info.status == "failed" and info.error is not None
+    assert info.error.type == "Interrupted" and "interrupted (Ctrl-C)" in info.error.message
+    assert client.executions.retry(exec_id).wait(timeout=60) == "done"

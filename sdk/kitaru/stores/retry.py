@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from kitaru.backoff import Backoff
 from kitaru.errors import StoreUnavailableError
 
 T = TypeVar("T")
@@ -72,8 +73,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """The sleep after failed attempt number ``attempt`` (1-based), with full jitter."""
-        cap = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return cap * self.jitter()
+        return Backoff(self.base_delay, self.max_delay, self.jitter).delay(attempt)
 
     def call(
         self,

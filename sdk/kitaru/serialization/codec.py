@@ -1,22 +1,8 @@
-"""Turning checkpoint values into bytes and back, with their type on record.
-
-Four serializers, chosen by the value:
-
-- ``json``: builtins (None, bool, int, float, str, and lists, tuples and str-keyed dicts
-  of those). A top-level tuple comes back as a tuple; nested tuples come back as lists.
-- ``pydantic``: a pydantic model instance, stored as its JSON with the model's import
-  path, and validated back into that model on read.
-- ``bytes``: raw bytes, stored as they are.
-- ``pickle``: anything else, only when the author opted in (``@checkpoint(pickle=True)``
-  or ``@flow(pickle=True)``). Nothing outside the flow's own process ever unpickles.
-
-Anything else fails with :class:`KitaruSerializationError` naming the checkpoint and the
-type, before a journal record is written.
-"""
+"""Choosing a value's serializer, and reading stored values back."""
 
 from __future__ import annotations
 
-import importlib
+import io
 import json
 import math
 import pickle
@@ -26,10 +12,16 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kitaru.errors import KitaruSerializationError
+from kitaru.serialization.names import import_type, type_path
+from kitaru.serialization.registry import serializer_for
+from kitaru.serialization.typed import MAX_DEPTH, UnstorableError, from_plain, to_plain
 
-SerializerName = Literal["json", "pydantic", "bytes", "pickle"]
+SerializerName = Literal["json", "typed-json", "pydantic", "bytes", "pickle"]
 
-_MAX_JSON_DEPTH = 200
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_PLAIN_TYPE_NAMES: dict[type, str] = {
+    cls: type_path(cls) for cls in (list, tuple, dict, str, int, float, bool, type(None))
+}
 
 
 @dataclass(frozen=True)
@@ -41,19 +33,18 @@ class Encoded:
     data: bytes
 
 
-def type_path(cls: type) -> str:
-    """Return ``module:qualname`` of a class, the form recorded with every value."""
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def _is_plain_json(value: object, depth: int = 0) -> bool:
-    if depth > _MAX_JSON_DEPTH:
+    """Whether ``value`` is JSON builtins that come back as they went in.
+
+    A tuple only qualifies at the top, where the recorded type makes it a tuple again.
+    """
+    if depth > MAX_DEPTH:
         return False
     if value is None or isinstance(value, (bool, int, str)):
         return True
     if isinstance(value, float):
         return math.isfinite(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list) or (depth == 0 and isinstance(value, tuple)):
         return all(_is_plain_json(item, depth + 1) for item in value)
     if isinstance(value, dict):
         return all(
@@ -71,37 +62,52 @@ def encode(value: object, *, allow_pickle: bool, where: str) -> Encoded:
         where: What produced the value (``checkpoint 'draft'``), for the error message.
 
     Raises:
-        KitaruSerializationError: The value has no JSON form and pickle is not allowed.
+        KitaruSerializationError: The value has no JSON form and pickle is not allowed;
+            the message names the part of the value that has none.
     """
+    cls = type(value)
+    plain_name = _PLAIN_TYPE_NAMES.get(cls)
+    if plain_name is not None and _is_plain_json(value):
+        return Encoded("json", plain_name, _JSON.encode(value).encode())
     if isinstance(value, (bytes, bytearray, memoryview)):
         return Encoded("bytes", "builtins:bytes", bytes(value))
-    if isinstance(value, BaseModel):
-        return Encoded("pydantic", type_path(type(value)), value.model_dump_json().encode())
-    if type(value) in (list, tuple, dict, str, int, float, bool, type(None)) and _is_plain_json(
-        value
-    ):
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return Encoded("json", type_path(type(value)), text.encode())
-    if allow_pickle:
-        try:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise KitaruSerializationError(
-                f"{where}: value of type {type_path(type(value))} cannot be pickled: {exc}"
-            ) from exc
-        return Encoded("pickle", type_path(type(value)), data)
-    raise KitaruSerializationError(
-        f"{where}: cannot store a value of type {type_path(type(value))}; return JSON "
-        "builtins, bytes or a pydantic model, or opt in to pickle with pickle=True"
-    )
+    if isinstance(value, BaseModel) and serializer_for(cls) is None:
+        return Encoded("pydantic", type_path(cls), value.model_dump_json().encode())
+    try:
+        plain, node = to_plain(value)
+    except UnstorableError as exc:
+        if allow_pickle:
+            return _pickle(value, where)
+        raise KitaruSerializationError(f"{where}: cannot store the value: {exc}") from None
+    doc = {"value": plain, "types": node or {}}
+    return Encoded("typed-json", type_path(cls), _JSON.encode(doc).encode())
+
+
+def _pickle(value: object, where: str) -> Encoded:
+    try:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise KitaruSerializationError(
+            f"{where}: value of type {type_path(type(value))} cannot be pickled: {exc}"
+        ) from exc
+    return Encoded("pickle", type_path(type(value)), data)
+
+
+class _Unpickler(pickle.Unpickler):
+    """Finds classes pickled from a script's ``__main__`` in the flow's module."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "__main__":
+            return import_type(f"{module}:{name}")
+        return super().find_class(module, name)
 
 
 def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool = True) -> Any:
     """Rebuild a value from its stored form.
 
     Raises:
-        KitaruSerializationError: The bytes do not parse, the pydantic model cannot be
-            imported, or the value is pickled and ``allow_pickle`` is false.
+        KitaruSerializationError: The bytes do not parse, a recorded type cannot be
+            imported or rebuilt, or the value is pickled and ``allow_pickle`` is false.
     """
     try:
         if serializer == "bytes":
@@ -109,6 +115,9 @@ def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool =
         if serializer == "json":
             value = json.loads(data)
             return tuple(value) if type_name == "builtins:tuple" else value
+        if serializer == "typed-json":
+            doc = json.loads(data)
+            return from_plain(doc["value"], doc["types"])
         if serializer == "pydantic":
             model = import_type(type_name)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -120,7 +129,7 @@ def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool =
                     f"refusing to unpickle a value of type {type_name} here; pickled "
                     "artifacts are read only inside the flow's own process"
                 )
-            return pickle.loads(data)
+            return _Unpickler(io.BytesIO(data)).load()
     except KitaruSerializationError:
         raise
     except Exception as exc:
@@ -134,17 +143,11 @@ def decode_plain(serializer: str, data: bytes) -> Any:
     """Return a JSON-compatible view of a stored value without importing user types.
 
     Used where the flow's code is not importable (the CLI, the operator): pydantic
-    values come back as dicts, bytes and pickles as a short description.
+    models and dataclasses come back as dicts, datetimes, UUIDs, Decimals and paths as
+    strings, tuples as lists, bytes and pickles as a short description.
     """
     if serializer in ("json", "pydantic"):
         return json.loads(data)
+    if serializer == "typed-json":
+        return json.loads(data)["value"]
     return f"<{serializer} value, {len(data)} bytes>"
-
-
-def import_type(path: str) -> Any:
-    """Import ``module:qualname`` and return the object it names."""
-    module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
