@@ -13,11 +13,20 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,s3,gcs,azure,operator]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+# The demo needs the SDK alone (pydantic and jsonschema), not the operator, the cloud
+# clients or the test tools; `make test` installs those into the same environment.
+DEMO_STAMP := $(VENV)/.demo-stamp
+$(DEMO_STAMP): pyproject.toml
+	@echo "[demo] installing the Kitaru SDK into $(VENV) (once; about half a minute)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -e .
+	@touch $(DEMO_STAMP)
 
 # The main job on the embedded default: an agent flow runs locally against ./.kitaru,
 # waits, is answered through the CLI, finishes, and is replayed from a middle checkpoint.
-demo: venv
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
 lint: venv

@@ -69,6 +69,8 @@ class RunContext:
     used_ids: set[str] = field(default_factory=set)
     name_counts: dict[str, int] = field(default_factory=dict)
     wait_counts: dict[str, int] = field(default_factory=dict)
+    #: Child flows started so far in this run, by flow name (their ids count on it).
+    child_counts: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     checkpoints_run: int = 0
     checkpoints_reused: int = 0

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from kitaru.backoff import Backoff
-from kitaru.context import DEFAULT_MAX_CONCURRENCY
-from kitaru.errors import KitaruUsageError
+from kitaru.context import DEFAULT_MAX_CONCURRENCY, RunContext, current_run
+from kitaru.errors import KitaruStateError, KitaruUsageError
 from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, check_name, store_value
 from kitaru.records import ExecutionSpec, utcnow
@@ -35,6 +35,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _child_id(parent: RunContext, flow_name: str) -> str:
+    """The id of a child flow started by a parent's run: stable across the parent's runs."""
+    with parent.lock:
+        count = parent.child_counts.get(flow_name, 0) + 1
+        parent.child_counts[flow_name] = count
+    base = "".join(c if c.isalnum() or c in "_-" else "-" for c in flow_name)
+    child = f"{parent.exec_id}.{base}" + (f"_{count}" if count > 1 else "")
+    return check_name("execution id", child[-200:].lstrip(".-_") or base)
 
 
 def new_execution_id(flow_name: str) -> str:
@@ -147,22 +157,63 @@ class Flow(Generic[P, R]):
 
         A failure inside the flow does not raise: inspect the handle (``status``,
         ``wait()``, ``get()``).
+
+        ``execution_id=`` (a keyword, unless the flow has a parameter of that name)
+        names the execution. Starting with an id that exists does not run anything
+        again: it returns that execution's handle, so another system can start a flow
+        exactly once by retrying the same call. The same id with other inputs is refused.
+
+        Called inside another flow's body, this starts a child flow whose id is derived
+        from the parent's (``<parent>.<flow>``, ``_2``, ... in call order), so a re-run of
+        the parent finds the same child instead of starting a new one.
+
+        Raises:
+            KitaruUsageError: The arguments do not fit the flow.
+            KitaruStateError: ``execution_id`` names an execution of another flow, or one
+                started with other inputs.
         """
+        execution_id = None
+        if "execution_id" in kwargs and "execution_id" not in self._signature.parameters:
+            execution_id = str(kwargs.pop("execution_id"))
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise KitaruUsageError(f"flow {self.name!r}: {exc}") from exc
         bound.apply_defaults()
-        store = self.store()
-        journal = ExecutionStore(store, new_execution_id(self.name))
+        parent = current_run()
+        store = (parent.journal.store if parent is not None and self._store is None
+                 else self.store())
+        if execution_id is None and parent is not None:
+            execution_id = _child_id(parent, self.name)
+        journal = ExecutionStore(store, execution_id or new_execution_id(self.name))
         inputs = {
             name: store_value(store, encode(value, allow_pickle=self.pickle,
                                             where=f"flow {self.name!r} input {name!r}"))
             for name, value in bound.arguments.items()
         }
-        journal.create(self._spec(journal.exec_id, inputs))
+        if not journal.create(self._spec(journal.exec_id, inputs)):
+            self._check_same_start(journal, inputs)
+            if parent is not None:
+                parent.log_event(f"child flow {journal.exec_id}: already started; reused")
+            return FlowHandle(journal)
+        if parent is not None:
+            parent.log_event(f"child flow {journal.exec_id} started")
         self._run_here(journal, reason="start")
         return FlowHandle(journal)
+
+    def _check_same_start(self, journal: ExecutionStore, inputs: Mapping[str, Any]) -> None:
+        existing = journal.spec()
+        if existing.flow != self.name:
+            raise KitaruStateError(
+                f"execution {journal.exec_id} is an execution of flow {existing.flow!r}, "
+                f"not {self.name!r}; choose another execution_id")
+        for name in sorted(set(existing.inputs) | set(inputs)):
+            old, new = existing.inputs.get(name), inputs.get(name)
+            if (old.digest if old else None) != (new.digest if new else None):
+                raise KitaruStateError(
+                    f"execution {journal.exec_id} was started with another input {name!r}; "
+                    "an execution id names one start of a flow, so use a new id to start "
+                    "it with other inputs")
 
     async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> FlowHandle:
         """Like :meth:`run`, from async code: the execution runs on a worker thread (an

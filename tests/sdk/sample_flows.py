@@ -340,3 +340,16 @@ def interrupted_once() -> str:
         gate("interrupted").write_text("yes")
         raise KeyboardInterrupt
     return "done"
+
+
+@flow
+def child_flow(n: int) -> int:
+    return square(n)
+
+
+@flow
+def parent_flow(n: int) -> int:
+    """Starts a child flow, then waits: its second run must find the same child."""
+    child = child_flow.run(n=n)
+    kitaru.wait(name="go")
+    return int(child.wait()) + 1
