@@ -201,6 +201,7 @@ def commit(ctx: RunContext, call: CallPlan, done: Executed, *, ref: ValueRef | N
     with ctx.lock:
         ctx.lineage.produced(call.checkpoint_id, done.value, digest=ref.digest, size=ref.size)
         ctx.recent_checkpoints.append(call.checkpoint_id)
+    ctx.on_commit()
     return done.value
 
 

@@ -10,7 +10,8 @@ import builtins
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,39 @@ class Executions:
         for run in journal.run_numbers():
             parts.append(f"--- run {run} ---\n{journal.read_log(run)}")
         return "\n".join(parts)
+
+    def follow_logs(self, exec_id: str, *, poll: float = 0.5,
+                    sleep: Callable[[float], None] = time.sleep) -> Iterator[str]:
+        """Yield what the execution prints, as it prints it, until it stops running.
+
+        Text that is already in the store comes first; then new text about once per
+        ``poll`` seconds (a run streams its log at least once a second).
+        """
+        journal = self._journal(exec_id)
+        shown: dict[int, tuple[int, int]] = {}  # run -> (parts read, characters shown)
+        ended: set[int] = set()
+        while True:
+            running = describe(journal, with_checkpoints=False).status == "running"
+            for run in journal.run_numbers():
+                if run in ended:
+                    continue
+                parts, chars = shown.get(run, (0, 0))
+                if run not in shown:
+                    yield f"--- run {run} ---\n"
+                whole = journal.read_whole_log(run)
+                if whole is not None:  # the run ended: its whole log is the last word
+                    text, ended_now = whole[chars:], True
+                else:
+                    new = journal.read_log_parts(run, start=parts)
+                    text, ended_now, parts = "".join(new), False, parts + len(new)
+                if text:
+                    yield text
+                shown[run] = (parts, chars + len(text))
+                if ended_now:
+                    ended.add(run)
+            if not running:
+                return
+            sleep(poll)
 
     def pending_waits(self, exec_id: str) -> builtins.list[WaitInfo]:
         """Return the wait the execution is stopped at (an empty list when none)."""

@@ -80,6 +80,8 @@ class RunContext:
     #: Ids of the checkpoints this run committed or reused, newest last (a few only).
     recent_checkpoints: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     failed_checkpoint: str | None = None
+    #: Called after each commit (the run's log streamer writes a part then).
+    on_commit: Callable[[], None] = field(default=lambda: None)
     #: Set when Ctrl-C stopped the flow: the run records an outcome, then re-raises.
     interrupted: bool = False
     events: list[str] = field(default_factory=list)

@@ -176,12 +176,32 @@ class ExecutionStore:
         """Store what run ``run`` printed."""
         self.store.put(self._key(f"runs/{run}/output.log"), text.encode())
 
+    def write_log_part(self, run: int, part: int, text: str) -> None:
+        """Store part ``part`` of what run ``run`` has printed so far (while it runs)."""
+        self.store.put(self._key(f"runs/{run}/log/{part:08d}.txt"), text.encode())
+
     def read_log(self, run: int) -> str:
-        """Return what run ``run`` printed, or an empty string."""
+        """Return what run ``run`` printed: the whole log once the run ended, else the
+        parts it has streamed so far (all of them up to its last flush if it died)."""
+        whole = self.read_whole_log(run)
+        return whole if whole is not None else "".join(self.read_log_parts(run))
+
+    def read_whole_log(self, run: int) -> str | None:
+        """Return the log a run wrote when it ended, or None while it has not."""
         try:
             return self.store.get(self._key(f"runs/{run}/output.log")).decode(errors="replace")
         except ObjectNotFoundError:
-            return ""
+            return None
+
+    def read_log_parts(self, run: int, start: int = 0) -> list[str]:
+        """Return the streamed parts of run ``run``'s log from part ``start`` on."""
+        prefix = self._key(f"runs/{run}/log/")
+        parts = []
+        for key in sorted(self.store.list(prefix)):
+            name = key[len(prefix):].removesuffix(".txt")
+            if name.isdigit() and int(name) >= start:
+                parts.append(self.store.get(key).decode(errors="replace"))
+        return parts
 
     # -- the journal -------------------------------------------------------------------
 

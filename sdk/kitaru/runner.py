@@ -40,6 +40,7 @@ from kitaru.errors import (
 )
 from kitaru.journal import ExecutionStore, read_value_bytes, store_value
 from kitaru.lineage import content_digest
+from kitaru.logstream import LogStreamer
 from kitaru.records import ErrorInfo, RunOutcome, RunStart
 from kitaru.serialization import decode, encode
 from kitaru.waits import WaitSuspend
@@ -122,12 +123,16 @@ def execute_run(
     sink = real_out if echo else io.StringIO()
     sys.stdout = _Tee(sink, printed)
     sys.stderr = _Tee(real_err if echo else sink, printed)
+    streamer = LogStreamer(journal, run, printed)
+    ctx.on_commit = streamer.nudge
+    streamer.start()
     token = enter_run(ctx)
     try:
         outcome = _run_body(ctx, fn)
     finally:
         leave_run(token)
         sys.stdout, sys.stderr = real_out, real_err
+        streamer.stop()
     ctx.log_event(f"run {run} ended: {outcome.outcome}")
     try:
         journal.write_log(run, "".join(printed))
