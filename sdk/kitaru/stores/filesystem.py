@@ -25,7 +25,8 @@ class FilesystemStore(ObjectStore):
     """Objects as files under a local directory (``file:///path`` or a plain path).
 
     Args:
-        root: The directory that holds the store; created when missing.
+        root: The directory that holds the store. It is created by the first write, never
+            by a read, so looking at a store that does not exist leaves no folder behind.
     """
 
     schemes = ("file", "")
@@ -35,15 +36,6 @@ class FilesystemStore(ObjectStore):
         super().__init__(self.root.as_uri())
         self._tmp = self.root / _TMP_DIR
         self._known_dirs: set[Path] = set()
-        try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-        except PermissionError as exc:
-            raise StorePermissionError(
-                f"cannot create the store folder {self.root}: permission denied; choose "
-                "another folder with KITARU_STORE"
-            ) from exc
-        except OSError as exc:
-            raise StoreError(f"cannot create the store folder {self.root}: {exc.strerror}") from exc
 
     @classmethod
     def from_uri(cls, uri: str, options: Mapping[str, str]) -> FilesystemStore:
@@ -74,6 +66,7 @@ class FilesystemStore(ObjectStore):
         target = self._path(key)
         tmp = self._tmp / uuid.uuid4().hex
         try:
+            self._ensure_dir(self._tmp)
             self._ensure_dir(target.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
@@ -97,7 +90,8 @@ class FilesystemStore(ObjectStore):
             return True
         except PermissionError as exc:
             raise StorePermissionError(
-                f"{self.describe(key)}: permission denied writing the store folder"
+                f"{self.describe(key)}: permission denied writing the store folder; choose "
+                "a folder you can write with --store or KITARU_STORE"
             ) from exc
         except OSError as exc:
             raise StoreError(f"{self.describe(key)}: write failed: {exc.strerror}") from exc

@@ -11,7 +11,7 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 from urllib.parse import urlsplit
 
 from kitaru.errors import StoreConfigError
@@ -29,12 +29,18 @@ class _StoreFactory(Protocol):
                  ) -> ObjectStore: ...
 
 
-# scheme -> (module, class, pip extra that provides the client library)
-_BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "file": ("kitaru.stores.filesystem", "FilesystemStore", None),
-    "s3": ("kitaru.stores.s3", "S3Store", "s3"),
-    "gs": ("kitaru.stores.gcs", "GCSStore", "gcs"),
-    "az": ("kitaru.stores.azure", "AzureBlobStore", "azure"),
+class _Backend(NamedTuple):
+    module: str
+    cls: str
+    extra: str | None  # the pip extra that provides the client library
+    form: str  # the URI's shape, for messages
+
+
+_BACKENDS: dict[str, _Backend] = {
+    "file": _Backend("kitaru.stores.filesystem", "FilesystemStore", None, "file:///abs/path"),
+    "s3": _Backend("kitaru.stores.s3", "S3Store", "s3", "s3://bucket/prefix"),
+    "gs": _Backend("kitaru.stores.gcs", "GCSStore", "gcs", "gs://bucket/prefix"),
+    "az": _Backend("kitaru.stores.azure", "AzureBlobStore", "azure", "az://container/prefix"),
 }
 
 
@@ -43,10 +49,22 @@ def default_store_uri() -> str:
     return os.environ.get(STORE_ENV) or str(Path.cwd() / DEFAULT_FOLDER)
 
 
+def _near_miss(uri: str) -> str | None:
+    """Return the known scheme ``uri`` starts with when ``//`` is missing (``s3:bucket``)."""
+    head, sep, rest = uri.partition(":")
+    if sep and head.lower() in _BACKENDS and not rest.startswith("//"):
+        return head.lower()
+    return None
+
+
 def scheme_of(uri: str) -> str:
-    """Return the URI's scheme, ``file`` for plain paths."""
+    """Return the URI's scheme, ``file`` for plain paths.
+
+    A known scheme missing its ``//`` (``s3:/bucket``) still counts as that scheme, so
+    :func:`open_store` refuses it rather than taking it for a local folder.
+    """
     if "://" not in uri:
-        return "file"
+        return _near_miss(uri) or "file"
     return urlsplit(uri).scheme.lower()
 
 
@@ -64,23 +82,28 @@ def open_store(
             :data:`~kitaru.stores.retry.DEFAULT_POLICY`); a local folder has none.
 
     Raises:
-        StoreConfigError: The scheme is unknown or its client library is not installed.
+        StoreConfigError: The scheme is unknown, a known scheme lacks its ``//``, or the
+            scheme's client library is not installed.
     """
     uri = uri or default_store_uri()
     scheme = scheme_of(uri)
     if scheme not in _BACKENDS:
         known = ", ".join(f"{s}://" for s in _BACKENDS)
         raise StoreConfigError(f"store {uri}: unknown scheme {scheme!r}; use one of {known}")
-    module_name, class_name, extra = _BACKENDS[scheme]
+    backend = _BACKENDS[scheme]
+    if _near_miss(uri):
+        raise StoreConfigError(
+            f"store {uri}: missing '//' after '{scheme}:'; write it as {backend.form}"
+        )
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(backend.module)
     except ImportError as exc:
-        hint = f"; install it with: pip install 'kitaru[{extra}]'" if extra else ""
+        hint = f"; install it with: pip install 'kitaru[{backend.extra}]'" if backend.extra else ""
         raise StoreConfigError(
             f"store {uri}: the {scheme}:// backend needs a library that is not installed "
             f"({exc.name}){hint}"
         ) from exc
-    factory = cast(_StoreFactory, getattr(module, class_name))
+    factory = cast(_StoreFactory, getattr(module, backend.cls))
     if retry is not None and scheme != "file":
         return factory.from_uri(uri, dict(options or {}), retry=retry)
     return factory.from_uri(uri, dict(options or {}))

@@ -1,0 +1,58 @@
+"""How executions look in a terminal: tables, ages and the detail of one execution."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from kitaru.status import ExecutionInfo
+
+
+def age(when: datetime) -> str:
+    """Return how long ago ``when`` was, in its largest unit: ``3d``, ``5h``, ``12s``."""
+    seconds = int((datetime.now(when.tzinfo) - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """Return ``rows`` under ``headers`` in left-aligned columns."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)
+
+
+def waiting_on(info: ExecutionInfo) -> str:
+    """Return the name of the wait a waiting execution is stopped at, else ``""``."""
+    return info.pending_wait.name if info.status == "waiting" and info.pending_wait else ""
+
+
+def print_info(info: ExecutionInfo) -> None:
+    """Print one execution: status, pending wait and how to answer it, checkpoints."""
+    print(f"execution:   {info.exec_id}")
+    print(f"flow:        {info.flow}")
+    print(f"status:      {info.status}")
+    print(f"runs:        {info.runs}")
+    print(f"created:     {info.created_at.isoformat(timespec='seconds')}")
+    if info.replay_of:
+        print(f"replay of:   {info.replay_of}")
+    if info.pending_wait and info.status == "waiting":
+        wait = info.pending_wait
+        print(f"waiting on:  {wait.name}" + (f" ({wait.question})" if wait.question else ""))
+        print(f"schema:      {json.dumps(wait.schema_) if wait.schema_ else 'any value'}")
+        print(f"answer with: kitaru executions input {info.exec_id} --wait {wait.name} "
+              "--value <json>")
+    if info.error:
+        print(f"error:       {info.error.type} ({info.error.origin}): {info.error.message}")
+    if info.status == "completed":
+        print(f"output:      {json.dumps(info.output)}")
+    if info.checkpoints:
+        print()
+        rows = [[str(c.seq + 1), c.id, c.type or "", c.source, str(c.run), str(c.attempts),
+                 ", ".join(c.parents), c.value_type] for c in info.checkpoints]
+        print(table(rows, ["#", "CHECKPOINT", "TYPE", "SOURCE", "RUN", "ATTEMPTS",
+                           "INPUTS FROM", "VALUE TYPE"]))
