@@ -27,7 +27,7 @@ from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
 from kitaru.launch import launch_run
 from kitaru.records import Answer, ValueRef, WaitInfo, utcnow
 from kitaru.runner import this_host
-from kitaru.serialization import decode
+from kitaru.serialization import decode, decode_plain
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
 from kitaru.stores import ObjectStore, open_store
 from kitaru.waits import check_answer
@@ -254,6 +254,11 @@ class Artifact:
         """Read the value back (verifying its digest)."""
         data = read_value_bytes(self.store, self.value)
         return decode(self.value.serializer, self.value.type, data)
+
+    def plain(self) -> Any:
+        """Read the value back as plain JSON, without importing its Python type."""
+        data = read_value_bytes(self.store, self.value)
+        return decode_plain(self.value.serializer, data)
 
 
 class Artifacts:

@@ -40,6 +40,8 @@ class CheckpointSummary(BaseModel):
     value_type: str
     size: int
     finished_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict,
+                                     description="What the body logged with kitaru.log().")
 
 
 class ExecutionInfo(BaseModel):
@@ -82,7 +84,7 @@ def _summary(record: CheckpointRecord) -> CheckpointSummary:
         id=record.id, seq=record.seq, name=record.name, type=record.type,
         source=record.source, run=record.run, attempts=record.attempts,
         parents=record.parents, value_type=record.value.type, size=record.value.size,
-        finished_at=record.finished_at,
+        finished_at=record.finished_at, metadata=record.metadata,
     )
 
 

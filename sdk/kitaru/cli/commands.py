@@ -93,8 +93,60 @@ def get(args: argparse.Namespace, client: KitaruClient) -> int:
 
 
 def logs(args: argparse.Namespace, client: KitaruClient) -> int:
-    """``kitaru executions logs``: what each run printed."""
-    print(client.executions.logs(args.exec_id), end="")
+    """``kitaru executions logs``: what each run printed (``--follow``: as it prints)."""
+    if not args.follow:
+        print(client.executions.logs(args.exec_id), end="")
+        return 0
+    for text in client.executions.follow_logs(args.exec_id):
+        print(text, end="", flush=True)
+    return 0
+
+
+def abort_wait(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru executions abort-wait``: the flow's wait() raises; the execution goes on."""
+    wait = args.wait
+    if wait is None:
+        pending = client.executions.pending_waits(args.exec_id)
+        if not pending:
+            raise KitaruError(f"execution {args.exec_id} is not waiting for input")
+        wait = pending[0].name
+    handle = client.executions.abort_wait(args.exec_id, wait=wait)
+    info = client.executions.get(handle.exec_id)
+    _emit(args, info, f"{info.exec_id}: wait {wait!r} aborted; run {info.runs} started")
+    return 0
+
+
+def artifacts_list(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru artifacts list``: every checkpoint result and saved artifact."""
+    found = client.artifacts.list(args.exec_id)
+    if args.output == "json":
+        print(json.dumps([{"id": a.id, "name": a.name, "kind": a.kind, "type": a.type,
+                           "value_type": a.value.type, "size": a.value.size} for a in found],
+                         indent=2))
+    elif not found:
+        print(f"execution {args.exec_id} has no stored values yet", file=sys.stderr)
+    else:
+        print(table([[a.name, a.kind, a.type, a.value.type, str(a.value.size)] for a in found],
+                    ["NAME", "KIND", "TYPE", "VALUE TYPE", "BYTES"]))
+    return 0
+
+
+def artifacts_get(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru artifacts get``: a checkpoint's stored value (or a saved artifact's), as
+    JSON read without the flow's code; text output prints a string as it is."""
+    found = {a.name: a for a in client.artifacts.list(args.exec_id) if a.kind == "checkpoint"}
+    found.update({f"artifacts/{a.name}": a for a in client.artifacts.list(args.exec_id)
+                  if a.kind == "saved"})
+    artifact = found.get(args.name) or found.get(f"artifacts/{args.name}")
+    if artifact is None:
+        known = ", ".join(sorted(found)) or "none yet"
+        raise KitaruError(f"execution {args.exec_id} has no checkpoint or artifact "
+                          f"{args.name!r}; it has: {known}")
+    value = artifact.plain()
+    if args.output == "text" and isinstance(value, str):
+        print(value)
+    else:
+        print(json.dumps(value, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -59,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--status", choices=STATUSES)
     ls.add_argument("--limit", type=_count, help="show at most this many (1 or more)")
     ls.set_defaults(func=commands.list_executions)
+    lg = ex_sub.add_parser("logs", parents=[common], help="print what each run printed")
+    lg.add_argument("exec_id")
+    lg.add_argument("--follow", "-f", action="store_true",
+                    help="keep printing what a running execution prints, until it stops")
+    lg.set_defaults(func=commands.logs)
     for name, func, text in (("get", commands.get, "show one execution and its checkpoints"),
-                             ("logs", commands.logs, "print what each run printed"),
                              ("retry", commands.act, "retry a failed execution"),
                              ("resume", commands.act, "resume an answered, waiting execution"),
                              ("cancel", commands.act, "cancel an execution")):
@@ -72,10 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--wait", help="the wait's name (default: the one it waits on)")
     inp.add_argument("--value", required=True, help="the answer as JSON: true, '\"text\"', ...")
     inp.set_defaults(func=commands.answer)
+    abort = ex_sub.add_parser("abort-wait", parents=[common],
+                              help="abort a wait: the flow's wait() raises")
+    abort.add_argument("exec_id")
+    abort.add_argument("--wait", help="the wait's name (default: the one it waits on)")
+    abort.set_defaults(func=commands.abort_wait)
     rep = ex_sub.add_parser("replay", parents=[common], help="replay from a checkpoint")
     rep.add_argument("exec_id")
     rep.add_argument("--from", dest="at", help="the checkpoint id to replay from")
     rep.add_argument("--overrides", help="JSON object: input.<name>, checkpoint.<id>, ...")
     rep.add_argument("--skip", action="append", help="a checkpoint to reuse (repeatable)")
     rep.set_defaults(func=commands.replay)
+
+    art = sub.add_parser("artifacts", parents=[common], help="read stored values")
+    art_sub = art.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    als = art_sub.add_parser("list", parents=[common], help="an execution's stored values")
+    als.add_argument("exec_id")
+    als.set_defaults(func=commands.artifacts_list)
+    aget = art_sub.add_parser("get", parents=[common],
+                              help="print a checkpoint's stored value as JSON")
+    aget.add_argument("exec_id")
+    aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
+    aget.set_defaults(func=commands.artifacts_get)
     return parser

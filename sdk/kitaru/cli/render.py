@@ -56,3 +56,12 @@ def print_info(info: ExecutionInfo) -> None:
                  ", ".join(c.parents), c.value_type] for c in info.checkpoints]
         print(table(rows, ["#", "CHECKPOINT", "TYPE", "SOURCE", "RUN", "ATTEMPTS",
                            "INPUTS FROM", "VALUE TYPE"]))
+        logged = [c for c in info.checkpoints if c.metadata]
+        if logged:
+            print("\nlogged with kitaru.log():")
+            for c in logged:
+                values = ", ".join(f"{k}={json.dumps(v)}" for k, v in c.metadata.items())
+                print(f"  {c.id}: {values}")
+    if info.metadata:
+        values = ", ".join(f"{k}={json.dumps(v)}" for k, v in info.metadata.items())
+        print(f"\nexecution metadata: {values}")
