@@ -2,7 +2,7 @@
 
 Figures, each against a baseline measured in the same run:
 
-- resume latency: from the patch of ``spec.inputs`` being accepted (the Execution at rest
+- resume latency: from the patch of ``spec.answers`` being accepted (the Execution at rest
   in Waiting, its first run's Job gone) to the next run's Job existing (seen by a watch),
   as a ratio against one bare API create round trip (a ConfigMap). Target <= 5x.
 - N Executions applied at once until all are Running (or further), as a ratio against N
@@ -216,7 +216,7 @@ class Bench:
         thread = threading.Thread(target=see_job, daemon=True)
         thread.start()
         self.custom.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
-                                                   name, {"spec": {"inputs": {"approve": True}}})
+                                                   name, {"spec": {"answers": {"approve": True}}})
         accepted = time.perf_counter()
         thread.join(60)
         if not seen:

@@ -41,13 +41,13 @@ def test_wait_scales_to_zero_and_a_patch_resumes_in_a_new_pod(agents: Agents) ->
     assert status["pendingWait"]["schema"] == {"type": "boolean"}
     wait_until(lambda: agents.pods() == [], timeout=60, what="no pod while Waiting")
 
-    agents.patch("ask-1", {"inputs": {"approve": True}})
+    agents.patch("ask-1", {"answers": {"approve": True}})
 
     status = agents.wait_phase("ask-1", "Succeeded")["status"]
-    assert status["run"] == 2 and status["acceptedInputs"] == ["approve"]
+    assert status["run"] == 2 and status["acceptedAnswers"] == ["approve"]
     assert (agents.runs_of("research"), agents.runs_of("draft"),
             agents.runs_of("publish")) == (1, 1, 1)
-    changed = agents.patch("ask-1", {"inputs": {"approve": False}}, check=False)
+    changed = agents.patch("ask-1", {"answers": {"approve": False}}, check=False)
     assert changed.returncode != 0
     assert "an accepted answer cannot be changed" in changed.stderr
 
@@ -57,7 +57,7 @@ def test_invalid_patch_is_rejected_and_a_later_valid_one_works(agents: Agents) -
     agents.apply(agents.execution("ask-2", "approval-v1", input={"topic": "kelp"}))
     agents.wait_phase("ask-2", "Waiting")
 
-    agents.patch("ask-2", {"inputs": {"approve": "yes"}})
+    agents.patch("ask-2", {"answers": {"approve": "yes"}})
 
     expected = "Execution ask-2: input for wait 'approve' must be a boolean, got \"yes\""
 
@@ -72,9 +72,22 @@ def test_invalid_patch_is_rejected_and_a_later_valid_one_works(agents: Agents) -
     (event,) = agents.events("InputRejected")
     assert event["type"] == "Warning" and event["message"] == expected
 
-    agents.patch("ask-2", {"inputs": {"approve": True}})
+    agents.patch("ask-2", {"answers": {"approve": True}})
     agents.wait_phase("ask-2", "Succeeded")
     assert agents.runs_of("research") == 1
+
+
+def test_the_flows_arguments_cannot_be_changed_once_the_execution_exists(
+    agents: Agents,
+) -> None:
+    agents.apply(agents.flow_version("approval-v1", f"{SAMPLE}:approval_flow"))
+    agents.apply(agents.execution("ask-4", "approval-v1", input={"topic": "kelp"}))
+
+    changed = agents.patch("ask-4", {"input": {"topic": "moss"}}, check=False)
+
+    assert changed.returncode != 0
+    assert "spec.input: the flow's arguments cannot be changed" in changed.stderr
+    assert agents.get("ask-4")["spec"]["input"] == {"topic": "kelp"}
 
 
 def test_killed_run_pod_is_retried_and_finished_checkpoints_do_not_rerun(
@@ -104,7 +117,7 @@ def test_operator_killed_mid_execution_converges_without_duplicate_jobs(
     agents.apply(agents.execution("ask-3", "approval-v1", input={"topic": "kelp"}))
     wait_until(agents.jobs, timeout=60, what="the first run Job")
     operator.kill()
-    agents.patch("ask-3", {"inputs": {"approve": True}})  # answered while no operator runs
+    agents.patch("ask-3", {"answers": {"approve": True}})  # answered while no operator runs
     time.sleep(2)
 
     operator.start()
@@ -176,7 +189,7 @@ def test_bad_flow_versions_are_refused_or_reported_never_crash_the_operator(
 
 
 def test_kubectl_explain_describes_the_fields(agents: Agents) -> None:
-    explained = agents.kubectl("explain", "execution.spec.inputs").stdout
+    explained = agents.kubectl("explain", "execution.spec.answers").stdout
     assert "Answers to waits, by wait name" in explained
 
 

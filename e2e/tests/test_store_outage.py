@@ -109,7 +109,7 @@ def test_two_store_outages_fail_no_execution_and_rerun_no_committed_checkpoint(
     # Outage 2, with every answer patched while it lasts.
     second = Outage(proxy, OUTAGE_SECONDS)
     for name in names.values():
-        agents.patch(name, {"inputs": {"approve": True}})
+        agents.patch(name, {"answers": {"approve": True}})
     second.wait_out(watch_phases)
     finished = [agents.wait_phase(name, "Succeeded", timeout=240) for name in names.values()]
 

@@ -173,15 +173,16 @@ def execution_crd() -> dict[str, Any]:
        "cancel and replay requests.")
 
 
-def accepted_inputs_policy() -> list[dict[str, Any]]:
-    """A ValidatingAdmissionPolicy (CEL) keeping accepted answers in spec.inputs final.
+def answers_policy() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (CEL): accepted answers in spec.answers are final, and
+    spec.input (the flow's arguments) is fixed once the Execution exists.
 
-    CRD rules cannot express this: answers are free-form JSON, which CRD CEL cannot
-    index, and which answers were accepted lives in status. An admission policy sees the
-    whole stored object, so it can refuse changing or removing an accepted answer while
-    still letting a rejected one be replaced.
+    CRD rules cannot express either: answers and inputs are free-form JSON, which CRD CEL
+    cannot compare, and which answers were accepted lives in status. An admission policy
+    sees the whole stored object, so it can refuse changing or removing an accepted answer
+    while still letting a rejected one be replaced.
     """
-    name = "kitaru-accepted-inputs-are-final"
+    name = "kitaru-execution-answers-and-input"
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -194,13 +195,21 @@ def accepted_inputs_policy() -> list[dict[str, Any]]:
             }]},
             "validations": [{
                 "expression": "!has(oldObject.status) || "
-                              "!has(oldObject.status.acceptedInputs) || "
-                              "oldObject.status.acceptedInputs.all(k, has(object.spec.inputs) "
-                              "&& k in object.spec.inputs && "
-                              "object.spec.inputs[k] == oldObject.spec.inputs[k])",
-                "messageExpression": "'spec.inputs: an accepted answer cannot be changed or "
+                              "!has(oldObject.status.acceptedAnswers) || "
+                              "oldObject.status.acceptedAnswers.all(k, has(object.spec.answers) "
+                              "&& k in object.spec.answers && "
+                              "object.spec.answers[k] == oldObject.spec.answers[k])",
+                "messageExpression": "'spec.answers: an accepted answer cannot be changed or "
                                      "removed (accepted: ' + "
-                                     "oldObject.status.acceptedInputs.join(', ') + ')'",
+                                     "oldObject.status.acceptedAnswers.join(', ') + ')'",
+                "reason": "Invalid",
+            }, {
+                "expression": "has(object.spec.input) == has(oldObject.spec.input) && "
+                              "(!has(object.spec.input) || "
+                              "object.spec.input == oldObject.spec.input)",
+                "message": "spec.input: the flow's arguments cannot be changed once the "
+                           "Execution exists; answers to waits go in spec.answers, and a "
+                           "run with other arguments is a new Execution",
                 "reason": "Invalid",
             }],
         },
@@ -217,7 +226,7 @@ def accepted_inputs_policy() -> list[dict[str, Any]]:
 def all_crds() -> dict[str, Any]:
     """Return every generated manifest by file name."""
     return {"flowversions.yaml": flowversion_crd(), "flows.yaml": flow_crd(),
-            "executions.yaml": execution_crd(), "policies.yaml": accepted_inputs_policy()}
+            "executions.yaml": execution_crd(), "policies.yaml": answers_policy()}
 
 
 def render(manifest: dict[str, Any] | list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ names are deterministic and the status it writes is a function of what it saw.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from kitaru.errors import KitaruWaitValidationError
@@ -20,16 +21,31 @@ from kitaru_operator.failures import (
     store_answers,
     store_fault,
 )
+from kitaru_operator.jobs import store_exec_id
 from kitaru_operator.models import (
     CheckpointCounts,
     Condition,
     ErrorStatus,
     ExecutionStatus,
+    FlowVersionSpec,
     OutputRef,
     PendingWait,
 )
-from kitaru_operator.observed import Decision, Event, JobView, Observed, RunView
-from kitaru_operator.transitions import drop_condition, set_condition, set_phase, start_run
+from kitaru_operator.observed import (
+    Decision,
+    DeleteJobs,
+    Event,
+    JobView,
+    Observed,
+    RunView,
+)
+from kitaru_operator.transitions import (
+    create_run_job,
+    drop_condition,
+    set_condition,
+    set_phase,
+    start_run,
+)
 
 #: Last checkpoints listed in status (status stays bounded whatever the journal's size).
 LAST_CHECKPOINTS = 5
@@ -60,10 +76,57 @@ def known_from_status(status: ExecutionStatus, run: int,
                    last_checkpoints=tuple(status.checkpoints.last))
 
 
+def wants_store(latest: RunView | None, run: int, jobs: tuple[JobView, ...], *,
+                refresh: bool) -> bool:
+    """Whether this pass reads the store. Not when status already holds what is needed
+    (a waiting execution), and not for a run whose pod is still going, except on the
+    periodic refresh (its progress): its Job's next change brings the outcome."""
+    running = any(j.run == run and j.state == "active" for j in jobs)
+    return latest is None and (refresh or not running)
+
+
+def store_for(flow_version: FlowVersionSpec | None,
+              default_store: str) -> tuple[str, str | None]:
+    """Return the store URI an Execution's runs write to (empty: none is set) and the name
+    of the Secret with its credentials: the FlowVersion's store, else the default."""
+    if flow_version is not None and flow_version.store is not None:
+        secret = flow_version.store.credentials_secret
+        return flow_version.store.uri, secret.name if secret else None
+    return default_store, None
+
+
+def execution_id_for(status: ExecutionStatus, namespace: str, name: str, uid: str) -> str:
+    """Return the execution's id in the store: the one pinned in status, else a new one.
+
+    Executions that ran before ids carried the uid keep their ``namespace.name`` id.
+    """
+    if status.execution_id:
+        return status.execution_id
+    return f"{namespace}.{name}" if status.run else store_exec_id(namespace, name, uid)
+
+
+def _usable(obs: Observed) -> Observed:
+    """The observation with its FlowVersion set aside while the Execution cannot run yet:
+    no store to run against, or a replay whose source is not found."""
+    if obs.flow_version is None:
+        return obs
+    if not obs.store_uri:
+        return replace(obs, flow_version=None, resolve_error=(
+            "no store: set spec.store on the FlowVersion or start the operator with "
+            "--default-store"))
+    if (obs.spec.replay is not None and obs.replay is None
+            and current_run(obs.status, obs.jobs) == 0):
+        return replace(obs, flow_version=None, resolve_error=(
+            obs.replay_error or "spec.replay.execution: the source is not found yet"))
+    return obs
+
+
 def decide(obs: Observed) -> Decision:
     """Return what to do with an Execution given what was observed."""
+    obs = _usable(obs)
     status = obs.status.model_copy(deep=True)
     status.observed_generation = obs.generation
+    status.execution_id = obs.execution_id or status.execution_id
     decision = Decision(status=status)
 
     if status.flow_version is None:
@@ -73,7 +136,7 @@ def decide(obs: Observed) -> Decision:
                                              reason="FlowVersionNotFound", message=message,
                                              observed_generation=obs.generation), obs.now)
             if not any(e.reason == "FlowVersionNotFound" for e in decision.events):
-                decision.events.append(Event("Warning", "FlowVersionNotFound", message))
+                decision.add(Event("Warning", "FlowVersionNotFound", message))
             decision.requeue_after = 15.0
             return decision
         status.flow_version = obs.flow_version_name
@@ -95,7 +158,7 @@ def decide(obs: Observed) -> Decision:
     if status.phase in ("Succeeded", "Cancelled"):
         return decision
     if obs.spec.cancel:
-        decision.delete_jobs = active
+        decision.add(DeleteJobs(tuple(active)))
         set_phase(decision, "Cancelled", obs, reason="Cancelled",
                message="cancelled by spec.cancel; run pods stopped")
         status.pending_wait = None
@@ -129,7 +192,6 @@ def decide(obs: Observed) -> Decision:
 
 def _on_run(decision: Decision, obs: Observed, run: int) -> Decision:
     """Decide from how run ``run`` (the newest) stands: going, lost, or ended."""
-    status = decision.status
     job = next((j for j in obs.jobs if j.run == run), None)
     outcome = obs.latest.outcome if obs.latest is not None else None
     report = job.report if job is not None and job.state == "failed" else None
@@ -146,9 +208,7 @@ def _on_run(decision: Decision, obs: Observed, run: int) -> Decision:
             return decision
         if job is None and not (obs.latest and obs.latest.claimed):
             # The Job is gone (or was never made) and the pod never started: make it.
-            decision.create_run = run
-            decision.answers = {k: obs.spec.inputs[k] for k in status.accepted_inputs
-                                if k in obs.spec.inputs}
+            create_run_job(decision, obs, run)
             set_phase(decision, "Running", obs, reason="Running", message=f"run {run} starting")
             return decision
         if report is not None and report.error is not None:  # not final: the store
@@ -196,12 +256,14 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
                                       deadline=wait.deadline)
     status.waiting_on = wait.name
     # Scale to zero: no pod, not even a finished one, is kept for a waiting execution.
-    decision.delete_jobs = [j.run for j in obs.jobs if j.state != "active"]
-    if wait.name not in obs.spec.inputs:
+    finished = tuple(j.run for j in obs.jobs if j.state != "active")
+    if finished:
+        decision.add(DeleteJobs(finished))
+    if wait.name not in obs.spec.answers:
         set_phase(decision, "Waiting", obs, reason="Waiting",
                message=f"waiting for input on {wait.name!r}")
         return decision
-    value = obs.spec.inputs[wait.name]
+    value = obs.spec.answers[wait.name]
     try:
         check_answer(obs.name, wait.name, wait.schema_, value)
     except KitaruWaitValidationError as exc:
@@ -211,15 +273,15 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
         message = text[:1].upper() + text[1:]
         old = next((c for c in status.conditions if c.type == "InputRejected"), None)
         if old is None or old.message != message or old.status != "True":
-            decision.events.append(Event("Warning", "InputRejected", message))
+            decision.add(Event("Warning", "InputRejected", message))
         set_condition(status, Condition(type="InputRejected", status="True",
                                          reason="SchemaMismatch", message=message,
                                          observed_generation=obs.generation), obs.now)
         return decision
     drop_condition(status, "InputRejected")
-    if wait.name not in status.accepted_inputs:
-        status.accepted_inputs.append(wait.name)
-    decision.events.append(Event("Normal", "InputAccepted",
+    if wait.name not in status.accepted_answers:
+        status.accepted_answers.append(wait.name)
+    decision.add(Event("Normal", "InputAccepted",
                                  f"answer to wait {wait.name!r} accepted"))
     start_run(decision, obs, run + 1, reason="Resumed",
                message=f"run {run + 1} started with the answer to {wait.name!r}")

@@ -49,7 +49,7 @@ def store_fault(decision: Decision, obs: Observed, fault: StoreFault, *,
                f"is checked again every {STORE_RECHECK_SECONDS:g} s")[:1000]
     old = next((c for c in status.conditions if c.type == "StoreUnavailable"), None)
     if old is None or old.status != "True":
-        decision.events.append(Event("Warning", "StoreUnavailable", message))
+        decision.add(Event("Warning", "StoreUnavailable", message))
     set_condition(status, Condition(
         type="StoreUnavailable", status="True",
         reason="StoreUnreachable" if fault.kind == "unavailable" else "StoreRefused",
@@ -63,7 +63,7 @@ def store_answers(decision: Decision, obs: Observed) -> None:
     status = decision.status
     if any(c.type == "StoreUnavailable" for c in status.conditions):
         drop_condition(status, "StoreUnavailable")
-        decision.events.append(Event("Normal", "StoreAvailable",
+        decision.add(Event("Normal", "StoreAvailable",
                                      "the store answers again"))
 
 
@@ -89,7 +89,7 @@ def infrastructure_failure(
     if status.next_run_after is None:
         delay = 0.0 if store_outage else backoff(status.infra_retries)
         status.next_run_after = obs.now + timedelta(seconds=delay)
-        decision.events.append(Event("Warning", "RunLost", f"run {run} failed: {why}; "
+        decision.add(Event("Warning", "RunLost", f"run {run} failed: {why}; "
                                      + (f"retrying in {delay:g} s" if delay else
                                         "retrying now that the store answers")))
     if obs.now < status.next_run_after:

@@ -24,10 +24,18 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kitaru.errors import KitaruError, StoreError, StoreUnavailableError
+from kitaru.runenv import ReplayRequest
 from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
-from kitaru_operator.decisions import current_run, decide, known_from_status
-from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, job_name, run_job, store_exec_id
+from kitaru_operator.decisions import (
+    current_run,
+    decide,
+    execution_id_for,
+    known_from_status,
+    store_for,
+    wants_store,
+)
+from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, job_name, run_job
 from kitaru_operator.models import (
     GROUP,
     TERMINAL_PHASES,
@@ -214,51 +222,31 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
                                                       status.flow_version)
     jobs = run_jobs(core, namespace, _job_bodies(obj, status))
     run = current_run(status, jobs)
-    store_uri = SETTINGS.default_store
-    secret = None
-    if fv is not None and fv.store is not None:
-        store_uri = fv.store.uri
-        secret = fv.store.credentials_secret.name if fv.store.credentials_secret else None
-    # Pinned in status: Executions made before ids carried the uid keep their old id.
-    exec_id = status.execution_id or (
-        f"{namespace}.{name}" if status.run else
-        store_exec_id(namespace, name, obj["metadata"]["uid"]))
-    status.execution_id = exec_id
+    store_uri, secret = store_for(fv, SETTINGS.default_store or "")
+    exec_id = execution_id_for(status, namespace, name, obj["metadata"]["uid"])
     latest = known_from_status(status, run, jobs)
-    running = any(j.run == run and j.state == "active" for j in jobs)
-    store_run = 0
-    store_read, store_fault = False, None
-    if store_uri and fv is not None:
-        # A run whose pod is still going has no outcome to read yet: its progress is read
-        # on the periodic refresh, and its Job's next change brings the outcome.
-        if latest is None and (refresh or not running):
-            try:
-                store = open_run_store(store_uri,
-                                       store_options(core, namespace, store_uri, secret))
-                if not run:
-                    store_run = run = newest_run(store, exec_id)
-                latest = run_view(store, exec_id, run) if run else None
-                store_read = True
-            except StoreError as exc:
-                store_fault = _store_fault(store_uri, exc)
-                logger.warning("execution %s/%s: cannot read the store: %s", namespace, name,
-                               exc)
-    elif fv is not None:
-        resolve_error = ("no store: set spec.store on the FlowVersion or start the operator "
-                         "with --default-store")
-        fv = None
-    replay_source = None
-    if raw_spec.get("replay") and run <= 1 and fv is not None:  # run 1 replays
-        replay_source, replay_error = _replay_source(namespace, raw_spec["replay"])
-        if replay_error is not None and run == 0:
-            fv, resolve_error = None, replay_error
+    store_run, store_read, store_fault = 0, False, None
+    if store_uri and fv is not None and wants_store(latest, run, jobs, refresh=refresh):
+        try:
+            store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
+            if not run:
+                store_run = run = newest_run(store, exec_id)
+            latest = run_view(store, exec_id, run) if run else None
+            store_read = True
+        except StoreError as exc:
+            store_fault = _store_fault(store_uri, exc)
+            logger.warning("execution %s/%s: cannot read the store: %s", namespace, name, exc)
+    replay, replay_error = None, None
+    if raw_spec.get("replay") and run <= 1:  # run 1 replays
+        replay, replay_error = _replay_source(namespace, raw_spec["replay"])
     decision = decide(Observed(
         name=name, generation=obj["metadata"].get("generation", 1), spec=spec, status=status,
         flow_version_name=fv_name if fv else None, flow_version=fv,
         resolve_error=resolve_error, jobs=jobs, latest=latest, now=SETTINGS.clock(),
         store_run=store_run, store_read=store_read, store_fault=store_fault,
+        store_uri=store_uri, execution_id=exec_id, replay=replay, replay_error=replay_error,
     ))
-    _apply(obj, decision, store_uri or "", raw_spec, fv, replay_source=replay_source)
+    _apply(obj, decision, store_uri, raw_spec, fv)
 
 
 def _store_fault(store_uri: str, exc: StoreError) -> StoreFault:
@@ -286,8 +274,8 @@ def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, 
 
 
 def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
-           raw_spec: dict[str, Any], fv: FlowVersionSpec | None, *,
-           replay_source: str | None = None) -> None:
+           raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
+    """Apply a decision: delete Jobs, write the status, create Jobs, post Events."""
     namespace = obj["metadata"]["namespace"]
     name = obj["metadata"]["name"]
     batch = client.BatchV1Api(api())
@@ -298,34 +286,16 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         except ApiException as exc:
             if exc.status != 404:
                 raise
-    new_status = decision.status.model_dump(by_alias=True, mode="json")
-    old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
-    # A null in a merge patch deletes the field, so the stored status never holds nulls:
-    # compare without them, or every pass would write (and wake every watcher) again.
-    if _without_nulls(new_status) != _without_nulls(old_status):
-        # The write names the version it was decided from: if the Execution changed since
-        # (a cached copy behind the API), it is refused and the decision is redone.
-        try:
-            updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, "executions", name,
-                {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                 "status": new_status})
-        except ApiException as exc:
-            if exc.status == 409:
-                raise _ConflictError from None
-            raise
-        CACHE.put_execution(cast(dict[str, Any], updated))
-    replay = raw_spec.get("replay") if decision.create_run == 1 else None
-    # Run 1 of a replay is made only on a pass that found its source (the next will).
-    if decision.create_run is not None and fv is not None and not (replay and not replay_source):
-        fv_name = decision.status.flow_version or ""
+    _write_status(obj, decision)
+    for create in decision.creates:
+        if fv is None:  # decide() creates runs only with a FlowVersion at hand
+            break
         manifest = run_job(
             namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
-            exec_id=decision.status.execution_id or "", run=decision.create_run,
-            flow_version_name=fv_name,
-            flow_version=fv, store_uri=store_uri,
-            inputs=raw_spec.get("input") or {}, answers=decision.answers,
-            replay=_replay_env(replay_source, replay) if replay and replay_source else None,
+            exec_id=decision.status.execution_id or "", run=create.run,
+            flow_version_name=decision.status.flow_version or "", flow_version=fv,
+            store_uri=store_uri, inputs=raw_spec.get("input") or {}, answers=create.answers,
+            replay=create.replay,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
@@ -340,6 +310,29 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         _schedule(namespace, name, decision.requeue_after)
 
 
+def _write_status(obj: dict[str, Any], decision: Decision) -> None:
+    namespace = obj["metadata"]["namespace"]
+    name = obj["metadata"]["name"]
+    new_status = decision.status.model_dump(by_alias=True, mode="json")
+    old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
+    # A null in a merge patch deletes the field, so the stored status never holds nulls:
+    # compare without them, or every pass would write (and wake every watcher) again.
+    if _without_nulls(new_status) == _without_nulls(old_status):
+        return
+    # The write names the version it was decided from: if the Execution changed since
+    # (a cached copy behind the API), it is refused and the decision is redone.
+    try:
+        updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, "executions", name,
+            {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+             "status": new_status})
+    except ApiException as exc:
+        if exc.status == 409:
+            raise _ConflictError from None
+        raise
+    CACHE.put_execution(cast(dict[str, Any], updated))
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
@@ -348,23 +341,23 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _replay_source(namespace: str, replay: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Return (the replay source's id in the store, None) or (None, why not)."""
+def _replay_source(namespace: str,
+                   replay: dict[str, Any]) -> tuple[ReplayRequest | None, str | None]:
+    """Return (the replay request for run 1, None) or (None, why it cannot be made yet)."""
     source = replay.get("execution", "")
     obj = CACHE.execution(namespace, source) or _reread(namespace, source)
     if obj is None:
         return None, f"spec.replay.execution: no Execution {source!r} in namespace {namespace}"
     status = obj.get("status") or {}
     if status.get("executionId"):
-        return str(status["executionId"]), None
-    if status.get("run"):  # made before ids carried the uid
-        return f"{namespace}.{source}", None
-    return None, f"spec.replay.execution: Execution {source!r} has not run yet"
-
-
-def _replay_env(source: str, replay: dict[str, Any]) -> dict[str, Any]:
-    return {"source": source, "at": replay.get("from"),
-            "overrides": replay.get("overrides") or {}, "skip": replay.get("skip") or []}
+        source_id = str(status["executionId"])
+    elif status.get("run"):  # made before ids carried the uid
+        source_id = f"{namespace}.{source}"
+    else:
+        return None, f"spec.replay.execution: Execution {source!r} has not run yet"
+    return ReplayRequest(source=source_id, at=replay.get("from"),
+                         overrides=replay.get("overrides") or {},
+                         skip=replay.get("skip") or []), None
 
 
 def _post(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:

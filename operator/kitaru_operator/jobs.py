@@ -8,9 +8,9 @@ tell a failure in user code (an outcome in the store) from a lost pod (no outcom
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from kitaru.runenv import ReplayRequest, RunEnv
 from kitaru_operator.models import API_VERSION, GROUP, FlowVersionSpec
 
 #: Finished Jobs (and their pods) are removed after this long; outcomes live in the store.
@@ -55,7 +55,7 @@ def run_job(
     store_uri: str,
     inputs: dict[str, Any],
     answers: dict[str, Any],
-    replay: dict[str, Any] | None,
+    replay: ReplayRequest | None,
 ) -> dict[str, Any]:
     """Return the Job manifest for run ``run`` of an Execution."""
     labels = {
@@ -65,18 +65,11 @@ def run_job(
         LABEL_VERSION: str(flow_version.version),
         "app.kubernetes.io/managed-by": "kitaru",
     }
-    env = [
-        {"name": "KITARU_STORE", "value": store_uri},
-        {"name": "KITARU_EXECUTION_ID", "value": exec_id},
-        {"name": "KITARU_RUN", "value": str(run)},
-        {"name": "KITARU_ENTRYPOINT", "value": flow_version.entrypoint},
-        {"name": "KITARU_FLOW", "value": flow_version.flow},
-        {"name": "KITARU_VERSION", "value": flow_version_name},
-        {"name": "KITARU_INPUT", "value": json.dumps(inputs)},
-        {"name": "KITARU_INPUTS", "value": json.dumps(answers)},
-    ]
-    if replay is not None:
-        env.append({"name": "KITARU_REPLAY", "value": json.dumps(replay)})
+    env = RunEnv(
+        store=store_uri, execution_id=exec_id, run=run, entrypoint=flow_version.entrypoint,
+        flow=flow_version.flow, version=flow_version_name, input=inputs, answers=answers,
+        replay=replay,
+    ).to_env()
     env += [{"name": e.name, "value": e.value} for e in flow_version.env]
     container: dict[str, Any] = {
         "name": "run",

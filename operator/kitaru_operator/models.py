@@ -146,10 +146,11 @@ class ExecutionSpec(KubeModel):
     tag: str | None = Field(default=None, description="Tag resolved through the Flow's "
                             "spec.tags, once; the resolved version is pinned in status.")
     input: dict[str, Any] = Field(
-        default_factory=dict, description="The flow's keyword arguments.",
+        default_factory=dict, description="The flow's keyword arguments. Fixed once the "
+        "Execution is created (answers to waits go in spec.answers).",
         json_schema_extra=ANY_JSON,
     )
-    inputs: dict[str, Any] = Field(
+    answers: dict[str, Any] = Field(
         default_factory=dict,
         description="Answers to waits, by wait name. Validated against the wait's JSON "
         "schema; an accepted answer can no longer be changed.",
@@ -176,7 +177,7 @@ class Condition(KubeModel):
 class PendingWait(KubeModel):
     """The wait an execution is stopped at."""
 
-    name: str = Field(description="The wait's name: the key to set in spec.inputs.")
+    name: str = Field(description="The wait's name: the key to set in spec.answers.")
     question: str | None = Field(default=None, description="What the flow asks.")
     schema_: dict[str, Any] | None = Field(
         default=None, alias="schema", description="JSON schema the answer must match.",
@@ -229,8 +230,8 @@ class ExecutionStatus(KubeModel):
     observed_retry: int = Field(default=0, description="spec.retry last acted on.")
     waiting_on: str | None = Field(default=None, description="Name of the pending wait.")
     pending_wait: PendingWait | None = Field(default=None, description="The pending wait.")
-    accepted_inputs: list[str] = Field(default_factory=list, description="Waits whose answer "
-                                       "was accepted (final).")
+    accepted_answers: list[str] = Field(default_factory=list, description="Waits whose "
+                                        "answer was accepted (final).")
     checkpoints: CheckpointCounts = Field(default_factory=CheckpointCounts,
                                           description="Journal summary.")
     output: OutputRef | None = Field(default=None, description="The flow's return value.")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from kitaru.records import RunOutcome
 from kitaru.report import RunReport
+from kitaru.runenv import ReplayRequest
 from kitaru_operator.models import ExecutionSpec, ExecutionStatus, FlowVersionSpec
 
 JobState = Literal["active", "succeeded", "failed"]
@@ -65,6 +66,10 @@ class Observed:
     store_run: int = 0  # newest run in the store, read when status and Jobs know none
     store_read: bool = False  # the store was read on this pass, and answered
     store_fault: StoreFault | None = None  # the store was read on this pass, and failed
+    store_uri: str = ""  # where runs write (see decisions.store_for); empty: no store
+    execution_id: str = ""  # the id in the store (see decisions.execution_id_for)
+    replay: ReplayRequest | None = None  # a replay's request, once its source is found
+    replay_error: str | None = None  # why a replay's source cannot be used (yet)
 
 
 @dataclass(frozen=True)
@@ -76,13 +81,59 @@ class Event:
     message: str
 
 
+@dataclass(frozen=True)
+class CreateRunJob:
+    """Create the Job of run ``run``, passing it the accepted answers (and, for run 1 of a
+    replay, what to replay)."""
+
+    run: int
+    answers: dict[str, Any]
+    replay: ReplayRequest | None = None
+
+
+@dataclass(frozen=True)
+class DeleteJobs:
+    """Delete the Jobs of these runs (their pods go with them)."""
+
+    runs: tuple[int, ...]
+
+
+Effect = CreateRunJob | DeleteJobs | Event
+
+
 @dataclass
 class Decision:
-    """What the handler applies, in order: delete Jobs, create the Job, write status."""
+    """What to do: the status to write and the effects to apply.
+
+    The handler applies them in one order whatever the order here: delete Jobs, write
+    the status, create Jobs, post Events. Status before the Job, so an operator that
+    stops in between finds the run in status and makes its Job on the next pass.
+    """
 
     status: ExecutionStatus
-    create_run: int | None = None
-    answers: dict[str, Any] = field(default_factory=dict)
-    delete_jobs: list[int] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
     requeue_after: float | None = None
+
+    def add(self, effect: Effect) -> None:
+        """Add an effect."""
+        self.effects.append(effect)
+
+    @property
+    def creates(self) -> list[CreateRunJob]:
+        """The run Jobs to create."""
+        return [e for e in self.effects if isinstance(e, CreateRunJob)]
+
+    @property
+    def create_run(self) -> int | None:
+        """The run whose Job is created, if any."""
+        return self.creates[0].run if self.creates else None
+
+    @property
+    def delete_jobs(self) -> list[int]:
+        """The runs whose Jobs are deleted."""
+        return [run for e in self.effects if isinstance(e, DeleteJobs) for run in e.runs]
+
+    @property
+    def events(self) -> list[Event]:
+        """The Events to post, in order."""
+        return [e for e in self.effects if isinstance(e, Event)]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from kitaru_operator.models import Condition, ExecutionStatus
-from kitaru_operator.observed import Decision, Event, Observed
+from kitaru_operator.observed import CreateRunJob, Decision, Event, Observed
 
 
 def set_condition(status: ExecutionStatus, condition: Condition, now: datetime) -> None:
@@ -35,7 +35,7 @@ def drop_condition(status: ExecutionStatus, kind: str) -> None:
 def set_phase(decision: Decision, phase: Any, obs: Observed, *, reason: str, message: str) -> None:
     status = decision.status
     if status.phase != phase:
-        decision.events.append(Event("Warning" if phase == "Failed" else "Normal", reason,
+        decision.add(Event("Warning" if phase == "Failed" else "Normal", reason,
                                      message))
     status.phase = phase
     done = {"Succeeded": "True", "Failed": "False", "Cancelled": "False"}.get(phase, "Unknown")
@@ -48,11 +48,21 @@ def set_phase(decision: Decision, phase: Any, obs: Observed, *, reason: str, mes
         status.finished_at = None
 
 
+def create_run_job(decision: Decision, obs: Observed, run: int) -> None:
+    """Add the Job of run ``run``, with the answers accepted so far. Run 1 of a replay
+    carries its request (decide() makes no run 1 of a replay before it has one)."""
+    status = decision.status
+    if run == 1 and obs.spec.replay is not None and obs.replay is None:
+        decision.requeue_after = 15.0  # the source is gone for now: never run 1 without it
+        return
+    answers = {k: obs.spec.answers[k] for k in status.accepted_answers
+               if k in obs.spec.answers}
+    decision.add(CreateRunJob(run, answers, obs.replay if run == 1 else None))
+
+
 def start_run(decision: Decision, obs: Observed, run: int, *, reason: str, message: str) -> None:
     status = decision.status
-    decision.create_run = run
-    decision.answers = {k: obs.spec.inputs[k] for k in status.accepted_inputs
-                        if k in obs.spec.inputs}
+    create_run_job(decision, obs, run)
     status.run = run
     status.started_at = status.started_at or obs.now
     status.next_run_after = None

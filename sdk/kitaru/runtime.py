@@ -4,14 +4,12 @@ Two ways in:
 
 - Local launches (answering a wait, retry, resume) pass ``--store``, ``--execution`` and
   ``--run``; the run number was claimed for this process by its launcher.
-- A run pod on Kubernetes gets its run context from the environment, set by the
-  operator: ``KITARU_STORE``, ``KITARU_EXECUTION_ID``, ``KITARU_RUN``,
-  ``KITARU_ENTRYPOINT`` (``module:function``), ``KITARU_INPUT`` (the flow's keyword
-  arguments as JSON), ``KITARU_INPUTS`` (accepted wait answers as JSON), and optionally
-  ``KITARU_FLOW``, ``KITARU_VERSION`` and ``KITARU_REPLAY`` (``{"source": id, "at": id,
-  "overrides": {...}, "skip": [...]}`` for the first run of a replay). The pod creates
-  the execution's spec if it is the first run, records the answers, claims the run and
-  runs it.
+- A run pod on Kubernetes gets its run context from the environment the operator set,
+  :class:`~kitaru.runenv.RunEnv` (``KITARU_STORE``, ``KITARU_EXECUTION_ID``,
+  ``KITARU_RUN``, ``KITARU_ENTRYPOINT``, ``KITARU_INPUT``, ``KITARU_INPUTS`` for the
+  answers, and optionally ``KITARU_FLOW``, ``KITARU_VERSION`` and ``KITARU_REPLAY``). The
+  pod creates the execution's spec if it is the first run, records the answers, claims
+  the run and runs it.
 
 The outcome goes to the store and, as a :class:`~kitaru.report.RunReport` (a pointer,
 never a payload), to the container termination message at ``KITARU_TERMINATION_LOG``
@@ -29,7 +27,6 @@ the Kubernetes API.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -41,6 +38,7 @@ from kitaru.flow import Flow, load_flow, start_replay
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
 from kitaru.report import RunReport
+from kitaru.runenv import RunEnv
 from kitaru.runner import claim_run, execute_run, this_host
 from kitaru.serialization import encode
 from kitaru.stores import open_store
@@ -63,30 +61,27 @@ def _wait_for_claim(journal: ExecutionStore, run: int) -> bool:
     return False
 
 
-def _prepare_from_env(journal: ExecutionStore, run: int) -> None:
+def _prepare_from_env(journal: ExecutionStore, env: RunEnv) -> None:
     """Create the spec and record the answers a run pod was given through its env."""
-    entrypoint = os.environ.get("KITARU_ENTRYPOINT", "")
-    replay = json.loads(os.environ.get("KITARU_REPLAY") or "null")
+    replay = env.replay
     if replay is not None and not journal.exists():
-        source = ExecutionStore(journal.store, replay["source"])
-        start_replay(source, at=replay.get("at"), overrides=replay.get("overrides") or {},
-                     skip=replay.get("skip") or [], exec_id=journal.exec_id,
-                     flow_fn=load_flow(entrypoint, None).fn)
+        source = ExecutionStore(journal.store, replay.source)
+        start_replay(source, at=replay.at, overrides=replay.overrides, skip=replay.skip,
+                     exec_id=journal.exec_id, flow_fn=load_flow(env.entrypoint, None).fn)
     if not journal.exists():
-        flow = load_flow(entrypoint, None)
-        raw = json.loads(os.environ.get("KITARU_INPUT") or "{}")
+        flow = load_flow(env.entrypoint, None)
         inputs = {
             name: store_value(journal.store, encode(value, allow_pickle=False,
                                                     where=f"input {name!r}"))
-            for name, value in raw.items()
+            for name, value in env.input.items()
         }
         journal.create(ExecutionSpec(
-            exec_id=journal.exec_id, flow=os.environ.get("KITARU_FLOW") or flow.name,
-            entrypoint=entrypoint, inputs=inputs, version=os.environ.get("KITARU_VERSION"),
+            exec_id=journal.exec_id, flow=env.flow or flow.name,
+            entrypoint=env.entrypoint, inputs=inputs, version=env.version,
         ))
-    answers = json.loads(os.environ.get("KITARU_INPUTS") or "{}")
-    for wait, value in answers.items():
+    for wait, value in env.answers.items():
         journal.answer(Answer(wait=wait, value=value))
+    run = env.run
     if not claim_run(journal, run, reason="pod"):
         raise KitaruError(f"execution {journal.exec_id}: run {run} was already started by "
                           "another process; refusing to run it twice")
@@ -131,8 +126,9 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
         except ValueError as exc:
             raise KitaruUsageError(str(exc)) from None
         journal = ExecutionStore(open_store(store_uri, retry=retry), exec_id)
-        if os.environ.get("KITARU_ENTRYPOINT"):
-            _prepare_from_env(journal, run)
+        env = RunEnv.from_environ(os.environ)
+        if env is not None:
+            _prepare_from_env(journal, env)
         elif not _wait_for_claim(journal, run):
             return 0  # another launcher won this run number; nothing to do
     except StoreUnavailableError:

@@ -28,7 +28,7 @@ def test_schemas_are_structural_and_explained() -> None:
     version = execution["spec"]["versions"][0]
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["type"] == "object"
-    assert "wait" in spec["properties"]["inputs"]["description"]
+    assert "wait" in spec["properties"]["answers"]["description"]
     assert "$ref" not in str(version) and "anyOf" not in str(version)
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]

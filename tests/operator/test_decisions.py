@@ -30,7 +30,8 @@ def observed(
         name="ex-1", generation=generation,
         spec=ExecutionSpec.model_validate(spec or {"flowVersion": "demo-v2"}),
         status=status or ExecutionStatus(), flow_version_name="demo-v2", flow_version=FV,
-        resolve_error=None, jobs=jobs, latest=latest, now=now,
+        resolve_error=None, jobs=jobs, latest=latest, now=now, store_uri="s3://agents/prod",
+        execution_id="ns.ex-1.0a1b2c3d",
     )
 
 
@@ -100,19 +101,19 @@ def test_waiting_outcome_scales_to_zero_and_records_the_wait() -> None:
 
 def test_valid_answer_starts_the_next_run_with_the_answer() -> None:
     status = ExecutionStatus(phase="Waiting", run=1, flow_version="demo-v2")
-    decision = decide(observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": True}},
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "answers": {"approve": True}},
                                status=status, jobs=(JobView(1, "succeeded"),),
                                latest=waiting(), generation=2))
     assert decision.create_run == 2
-    assert decision.answers == {"approve": True}
-    assert decision.status.accepted_inputs == ["approve"]
+    assert decision.creates[0].answers == {"approve": True}
+    assert decision.status.accepted_answers == ["approve"]
     assert decision.status.phase == "Running" and decision.status.waiting_on is None
     assert "InputAccepted" in [e.reason for e in decision.events]
 
 
 def test_invalid_answer_keeps_waiting_with_input_rejected_once() -> None:
     status = ExecutionStatus(phase="Waiting", run=1, flow_version="demo-v2")
-    obs = observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": "yes"}},
+    obs = observed(spec={"flowVersion": "demo-v2", "answers": {"approve": "yes"}},
                    status=status, jobs=(JobView(1, "succeeded"),), latest=waiting(),
                    generation=2)
     decision = decide(obs)
@@ -130,7 +131,7 @@ def test_invalid_answer_keeps_waiting_with_input_rejected_once() -> None:
     # A corrected answer is accepted and the condition goes away.
     fixed = decide(replace(obs, status=decision.status, generation=3,
                            spec=ExecutionSpec.model_validate(
-                               {"flowVersion": "demo-v2", "inputs": {"approve": False}})))
+                               {"flowVersion": "demo-v2", "answers": {"approve": False}})))
     assert fixed.create_run == 2
     assert all(c.type != "InputRejected" for c in fixed.status.conditions)
 
@@ -222,7 +223,7 @@ def test_answering_a_waiting_execution_needs_no_store_read() -> None:
     known = known_from_status(waiting_status, 1, ())
     assert known is not None and known.outcome is not None and known.outcome.wait is not None
     assert known.outcome.wait.schema_ == {"type": "boolean"}
-    decision = decide(observed(spec={"flowVersion": "demo-v2", "inputs": {"approve": True}},
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "answers": {"approve": True}},
                                status=waiting_status, latest=known))
     assert decision.create_run == 2
     assert known_from_status(waiting_status, 1, (JobView(1, "active"),)) is None
@@ -233,3 +234,65 @@ def test_lost_status_is_rebuilt_from_the_store_without_a_second_run() -> None:
     decision = decide(replace(observed(latest=waiting()), store_run=1))
     assert decision.create_run is None
     assert decision.status.run == 1 and decision.status.phase == "Waiting"
+
+
+def test_an_execution_with_no_store_to_run_against_is_not_started() -> None:
+    decision = decide(replace(observed(), store_uri=""))
+
+    assert decision.create_run is None
+    (resolved,) = decision.status.conditions
+    assert resolved.status == "False" and resolved.message.startswith("no store: set "
+                                                                      "spec.store")
+
+
+def test_a_replay_waits_for_its_source_then_run_one_carries_the_request() -> None:
+    from kitaru.runenv import ReplayRequest
+
+    spec = {"replay": {"execution": "source-1", "from": "b"}}
+    waiting = decide(replace(observed(spec=spec),
+                             replay_error="spec.replay.execution: Execution 'source-1' has "
+                             "not run yet"))
+    assert waiting.create_run is None and waiting.requeue_after == 15.0
+    assert "has not run yet" in waiting.status.conditions[0].message
+
+    request = ReplayRequest(source="ns.source-1.0a1b2c3d", at="b")
+    started = decide(replace(observed(spec=spec), replay=request))
+    assert started.creates[0].run == 1 and started.creates[0].replay == request
+
+
+def test_a_lost_run_one_of_a_replay_is_not_made_again_without_its_source() -> None:
+    spec = {"replay": {"execution": "source-1"}}
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    decision = decide(observed(spec=spec, status=status,
+                               latest=RunView(claimed=False, outcome=None)))
+    assert decision.create_run is None and decision.requeue_after == 15.0
+
+
+def test_the_store_id_is_pinned_once_and_kept() -> None:
+    from kitaru_operator.decisions import execution_id_for
+
+    fresh = execution_id_for(ExecutionStatus(), "ns", "ex-1", "0a1b2c3d-ffff")
+    assert fresh == "ns.ex-1.0a1b2c3d"
+    assert decide(observed()).status.execution_id == "ns.ex-1.0a1b2c3d"
+    pinned = ExecutionStatus(run=2, execution_id="ns.ex-1.99999999")
+    assert execution_id_for(pinned, "ns", "ex-1", "0a1b2c3d") == "ns.ex-1.99999999"
+    assert execution_id_for(ExecutionStatus(run=2), "ns", "ex-1", "0a1b") == "ns.ex-1"
+
+
+def test_the_flow_versions_store_wins_over_the_default() -> None:
+    from kitaru_operator.decisions import store_for
+
+    own = FlowVersionSpec.model_validate({**FV.model_dump(by_alias=True), "store": {
+        "uri": "s3://team/agents", "credentialsSecret": {"name": "creds"}}})
+    assert store_for(own, "s3://default") == ("s3://team/agents", "creds")
+    assert store_for(FV, "s3://default") == ("s3://default", None)
+    assert store_for(None, "") == ("", None)
+
+
+def test_the_store_is_read_only_when_status_does_not_already_say_enough() -> None:
+    from kitaru_operator.decisions import wants_store
+
+    assert wants_store(None, 1, (JobView(1, "failed"),), refresh=False)
+    assert not wants_store(None, 1, (JobView(1, "active"),), refresh=False)
+    assert wants_store(None, 1, (JobView(1, "active"),), refresh=True)
+    assert not wants_store(waiting(), 1, (), refresh=True)
