@@ -15,11 +15,15 @@ same dict in another order on a resume diverges.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kitaru.serialization import encode, type_path
 from kitaru.stores.base import sha256_hex
+
+#: Encodes a str, int, bool or None exactly as the stored JSON form does.
+_SCALAR = json.JSONEncoder(ensure_ascii=False)
 
 #: Known digest of a value the run handed out, or None (see ``LineageTracker``).
 KnownDigest = Callable[[Any], str | None]
@@ -31,6 +35,10 @@ def argument_digest(value: Any, known: KnownDigest | None = None) -> str:
         digest = known(value)
         if digest is not None:
             return digest
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        # The bytes encode() stores for these, without building an Encoded.
+        return sha256_hex(_SCALAR.encode(value).encode())
     try:
         return sha256_hex(encode(value, allow_pickle=False, where="argument").data)
     except Exception:

@@ -220,10 +220,10 @@ def reuse(ctx: RunContext, record: CheckpointRecord, *, count: bool = True) -> A
 
 def after_sources(ctx: RunContext, after: Any) -> list[str]:
     """The sources named by a call's ``after=``: futures, or values handed out."""
-    from kitaru.checkpoint import CheckpointFuture
-
     if after is None:
         return []
+    from kitaru.checkpoint import CheckpointFuture  # the module that imports this one
+
     items = after if isinstance(after, (list, tuple)) else [after]
     sources: list[str] = []
     for item in items:

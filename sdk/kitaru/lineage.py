@@ -35,13 +35,20 @@ MIN_MATCH_BYTES = 16
 
 def _shared(item: Any) -> bool:
     """Whether ``item`` may be the very object a literal elsewhere in the code is."""
-    if item is None or isinstance(item, bool):
+    kind = type(item)  # exact types first: this runs for every item a run hands out
+    if item is None or kind is bool:
         return True
-    if isinstance(item, int):
+    if kind is int:
         return -5 <= item <= 256
-    if isinstance(item, (str, bytes, list, tuple, dict)):
-        return len(item) <= 1 if isinstance(item, (str, bytes)) else len(item) == 0
-    return False
+    if kind is str or kind is bytes:
+        return len(item) <= 1
+    if kind is dict or kind is list or kind is tuple:
+        return not item
+    if kind is float:
+        return False
+    if isinstance(item, int):  # subclasses: an IntEnum member is a shared object too
+        return True
+    return isinstance(item, (str, bytes, list, tuple, dict)) and not item
 
 
 def _walk(value: Any) -> Iterable[Any]:

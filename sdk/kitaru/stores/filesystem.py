@@ -36,6 +36,7 @@ class FilesystemStore(ObjectStore):
         super().__init__(self.root.as_uri())
         self._tmp = self.root / _TMP_DIR
         self._known_dirs: set[Path] = set()
+        self._tmp_ready = False
 
     @classmethod
     def from_uri(cls, uri: str, options: Mapping[str, str]) -> FilesystemStore:
@@ -66,7 +67,9 @@ class FilesystemStore(ObjectStore):
         target = self._path(key)
         tmp = self._tmp / uuid.uuid4().hex
         try:
-            self._ensure_dir(self._tmp)
+            if not self._tmp_ready:  # made by the first write, never by a read
+                self._ensure_dir(self._tmp)
+                self._tmp_ready = True
             self._ensure_dir(target.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
