@@ -39,7 +39,7 @@ def _shared(item: Any) -> bool:
     if item is None or kind is bool:
         return True
     if kind is int:
-        return -5 <= item <= 256
+        return bool(-5 <= item <= 256)
     if kind is str or kind is bytes:
         return len(item) <= 1
     if kind is dict or kind is list or kind is tuple:
