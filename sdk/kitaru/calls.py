@@ -30,7 +30,7 @@ from kitaru.backoff import Backoff
 from kitaru.context import CheckpointScope, RunContext, enter_scope, leave_scope
 from kitaru.errors import KitaruDivergenceError, KitaruUsageError
 from kitaru.journal import cache_key_path, check_name, read_json, read_value_bytes, store_value
-from kitaru.records import CheckpointRecord, ReusableRecord, ValueRef, utcnow
+from kitaru.records import CheckpointRecord, DispatchedCall, ReusableRecord, ValueRef, utcnow
 from kitaru.serialization import decode, encode, type_path
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ class CallPlan:
     cache_key: str | None = None
     #: Set when the plan found a result: a 1-tuple, so that a stored None counts.
     reused: tuple[Any] | None = None
+    #: Set when another pod runs the body (an isolated checkpoint on a cluster).
+    deferred: bool = False
 
 
 @dataclass
@@ -106,10 +108,21 @@ def plan(ctx: RunContext, cp: Checkpoint[..., Any], args: tuple[Any, ...],
             done = Executed(None, attempts=0, started=utcnow(), metadata={})
             call.reused = (commit(ctx, call, done, ref=cached, source="cache"),)
             return call
-    if cp.runtime == "isolated":
+    if ctx.dispatch.defers(checkpoint_id, cp.runtime):
+        call.deferred = True
+        return call
+    if cp.runtime == "isolated" and not ctx.dispatch.enabled:
         ctx.log_event(f"checkpoint {checkpoint_id}: runtime='isolated' runs in its own pod "
                       "on a cluster; in local mode it runs in the flow's process")
     return call
+
+
+def defer(ctx: RunContext, call: CallPlan, *, fan_out: bool) -> None:
+    """Leave a planned call to a pod of its own (see :mod:`kitaru.dispatch`)."""
+    with ctx.lock:
+        ctx.dispatch.defer(DispatchedCall(id=call.checkpoint_id, name=call.checkpoint.name,
+                                          seq=call.seq), fan_out=fan_out)
+    ctx.log_event(f"checkpoint {call.checkpoint_id}: left to a pod of its own")
 
 
 def execute(ctx: RunContext, call: CallPlan) -> Executed:
@@ -187,7 +200,8 @@ def commit(ctx: RunContext, call: CallPlan, done: Executed, *, ref: ValueRef | N
             ctx.checkpoints_run += 1
     record = CheckpointRecord(
         id=call.checkpoint_id, seq=call.seq, name=cp.name, function=type_path(cp.fn),  # type: ignore[arg-type]
-        type=cp.type, runtime=cp.runtime, value=ref, parents=call.parents,
+        type=cp.type, runtime=ctx.dispatch.runtime_of(cp.runtime), value=ref,
+        parents=call.parents,
         metadata=done.metadata, run=ctx.run, attempts=done.attempts, started_at=done.started,
         finished_at=utcnow(), source=source, arguments=call.digests,
     )
@@ -356,6 +370,8 @@ async def run_async(ctx: RunContext, call: CallPlan) -> Any:
     """Execute and commit a planned ``async def`` call (or return what it reuses)."""
     if call.reused is not None:
         return call.reused[0]
+    if call.deferred:  # deferred when it was called; awaiting it needs the result
+        raise ctx.dispatch.suspend()
     done = await execute_async(ctx, call)
     return commit(ctx, call, done)
 

@@ -67,6 +67,20 @@ class CheckpointFuture(Generic[R]):
         return cls(checkpoint_id, future)
 
 
+class _DeferredFuture(CheckpointFuture[R]):
+    """A call left to a pod of its own: asking for its result ends this run."""
+
+    def __init__(self, ctx: RunContext, checkpoint_id: str) -> None:
+        super().__init__(checkpoint_id, Future())
+        self._ctx = ctx
+
+    def result(self, timeout: float | None = None) -> R:
+        raise self._ctx.dispatch.suspend()
+
+    def done(self) -> bool:
+        return False
+
+
 class Checkpoint(Generic[P, R]):
     """A function wrapped by :func:`checkpoint`. Call it inside a ``@flow``."""
 
@@ -77,14 +91,14 @@ class Checkpoint(Generic[P, R]):
         retries: int = 0,
         retry_delay: float = DEFAULT_RETRY_DELAY,
         type: str | None = None,
-        runtime: Runtime = "inline",
+        runtime: Runtime | None = None,
         cache: bool | None = None,
         pickle: bool = False,
         name: str | None = None,
     ) -> None:
         if retries < 0:
             raise KitaruUsageError(f"checkpoint {fn.__name__}: retries must be >= 0, got {retries}")
-        if runtime not in ("inline", "isolated"):
+        if runtime not in (None, "inline", "isolated"):
             raise KitaruUsageError(
                 f"checkpoint {fn.__name__}: runtime must be 'inline' or 'isolated', got {runtime!r}"
             )
@@ -110,6 +124,10 @@ class Checkpoint(Generic[P, R]):
         call_id = kwargs.pop("id", None)
         after = kwargs.pop("after", None)
         call = calls.plan(ctx, self, args, kwargs, call_id=call_id, after=after)  # type: ignore[arg-type]
+        if call.deferred:
+            calls.defer(ctx, call, fan_out=False)
+            if not self.is_async:
+                raise ctx.dispatch.suspend()
         if self.is_async:
             return calls.run_async(ctx, call)  # type: ignore[return-value]
         if call.reused is not None:
@@ -182,6 +200,9 @@ class Checkpoint(Generic[P, R]):
             return CheckpointFuture.finished(ctx.last_checkpoint_id, error=exc)
         if call.reused is not None:
             return CheckpointFuture.finished(call.checkpoint_id, call.reused[0])
+        if call.deferred:
+            calls.defer(ctx, call, fan_out=True)
+            return _DeferredFuture(ctx, call.checkpoint_id)
 
         def work() -> Any:
             if self.is_async:
@@ -219,7 +240,7 @@ def checkpoint(
     retries: int = 0,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     type: str | None = None,
-    runtime: Runtime = "inline",
+    runtime: Runtime | None = None,
     cache: bool | None = None,
     pickle: bool = False,
     name: str | None = None,
@@ -233,7 +254,7 @@ def checkpoint(
     retries: int = 0,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     type: str | None = None,
-    runtime: Runtime = "inline",
+    runtime: Runtime | None = None,
     cache: bool | None = None,
     pickle: bool = False,
     name: str | None = None,
@@ -249,8 +270,10 @@ def checkpoint(
         retries: Extra attempts when the body raises, with exponential backoff.
         retry_delay: Seconds before the first retry; doubles each time, capped at a minute.
         type: A label for tools and dashboards, such as ``"llm_call"`` or ``"tool_call"``.
-        runtime: ``"inline"`` (in the flow's process) or ``"isolated"`` (its own pod on a
-            cluster; in local mode it runs in the flow's process and the log says so).
+        runtime: ``"isolated"`` (its own pod on a cluster) or ``"inline"`` (in the pod
+            that runs the flow). Unset, the FlowVersion's ``spec.checkpointRuntime``
+            decides (default ``isolated``). In local mode every body runs in the flow's
+            process, with the same journal records.
         cache: Reuse the result across executions when the code and arguments match.
             Off by default; ``None`` takes the flow's setting. A replay root always runs.
         pickle: Allow pickle for return values JSON cannot hold.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruContextError
 from kitaru.journal import ExecutionStore
 from kitaru.lineage import LineageTracker
@@ -80,6 +81,8 @@ class RunContext:
     #: Ids of the checkpoints this run committed or reused, newest last (a few only).
     recent_checkpoints: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     failed_checkpoint: str | None = None
+    #: How isolated checkpoints are treated here, and the calls deferred to other pods.
+    dispatch: DispatchState = field(default_factory=DispatchState)
     #: Called after each commit (the run's log streamer writes a part then).
     on_commit: Callable[[], None] = field(default=lambda: None)
     #: Set when Ctrl-C stopped the flow: the run records an outcome, then re-raises.

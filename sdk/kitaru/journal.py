@@ -176,6 +176,10 @@ class ExecutionStore:
         """Store what run ``run`` printed."""
         self.store.put(self._key(f"runs/{run}/output.log"), text.encode())
 
+    def write_branch_log(self, run: int, branch: str, text: str) -> None:
+        """Store what a branch pod of run ``run`` printed (its checkpoints, joined)."""
+        self.store.put(self._key(f"runs/{run}/branches/{branch}.log"), text.encode())
+
     def write_log_part(self, run: int, part: int, text: str) -> None:
         """Store part ``part`` of what run ``run`` has printed so far (while it runs)."""
         self.store.put(self._key(f"runs/{run}/log/{part:08d}.txt"), text.encode())

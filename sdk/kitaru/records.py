@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-RunOutcomeKind = Literal["succeeded", "failed", "waiting", "cancelled"]
+RunOutcomeKind = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch"]
 RecordSource = Literal["run", "cache", "replay", "override"]
 
 
@@ -147,6 +147,27 @@ class ErrorInfo(BaseModel):
     traceback: str | None = None
 
 
+class DispatchedCall(BaseModel):
+    """A checkpoint call a run left for a pod of its own (``runtime="isolated"``)."""
+
+    id: str = Field(description="The call's checkpoint id.")
+    name: str = Field(description="The checkpoint's name (its placement is looked up by it).")
+    seq: int = Field(description="The call's position in the flow.")
+
+
+class DispatchRequest(BaseModel):
+    """What a run that ended with outcome ``dispatch`` asks the operator to run.
+
+    ``fan_out`` False: one sequential call; the next run runs its body in its own pod and
+    carries the flow on from there. True: calls submitted together (``.map()``,
+    ``.submit()``, ``asyncio.gather``); each runs in a branch pod of its own, at once,
+    and the next run goes on once every branch has committed.
+    """
+
+    calls: list[DispatchedCall]
+    fan_out: bool = False
+
+
 class RunOutcome(BaseModel):
     """How one run ended. Written once, by the process that ran it."""
 
@@ -155,6 +176,7 @@ class RunOutcome(BaseModel):
     output: ValueRef | None = None
     error: ErrorInfo | None = None
     wait: WaitInfo | None = None
+    dispatch: DispatchRequest | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     checkpoints_run: int = 0
     checkpoints_reused: int = 0

@@ -49,13 +49,15 @@ class RunReport(BaseModel):
     """The termination message of a run pod."""
 
     run: int
-    outcome: Literal["succeeded", "failed", "waiting", "cancelled"]
+    outcome: Literal["succeeded", "failed", "waiting", "cancelled", "dispatch"]
     recorded: bool = Field(default=True, description="Whether the outcome is also in the "
                            "store. False when the run ended before it could write it.")
     output: ReportedOutput | None = None
     wait: str | None = None
     error: ReportedError | None = None
     checkpoints: ReportedCounts | None = None
+    branch: list[str] | None = Field(default=None, description="For a branch pod: the "
+                                     "checkpoints it ran. Its run's outcome is not its own.")
 
     @property
     def final(self) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruUsageError
 
 
@@ -38,8 +39,11 @@ _NAMES = {
     "input": "KITARU_INPUT",
     "answers": "KITARU_INPUTS",  # named before answers were called answers; kept for images
     "replay": "KITARU_REPLAY",
+    "checkpoint_runtime": "KITARU_CHECKPOINT_RUNTIME",
+    "checkpoints": "KITARU_CHECKPOINTS",
+    "branch": "KITARU_BRANCH",
 }
-_JSON = {"input", "answers", "replay"}
+_JSON = {"input", "answers", "replay", "checkpoints", "branch"}
 
 
 class RunEnv(BaseModel):
@@ -56,13 +60,26 @@ class RunEnv(BaseModel):
     answers: dict[str, Any] = Field(default_factory=dict, description="Accepted answers to "
                                     "waits, by wait name.")
     replay: ReplayRequest | None = Field(default=None, description="For run 1 of a replay.")
+    checkpoint_runtime: Literal["inline", "isolated"] | None = Field(
+        default=None, description="The runtime of checkpoints that name none; set, isolated "
+        "checkpoints are left to pods of their own (see kitaru.dispatch).")
+    checkpoints: list[str] = Field(default_factory=list, description="The calls whose "
+                                   "bodies this pod runs.")
+    branch: bool = Field(default=False, description="A branch pod of a fan-out: it runs its "
+                         "calls and records no outcome of the run.")
+
+    def dispatch_state(self) -> DispatchState:
+        """How this pod treats isolated checkpoints."""
+        return DispatchState(enabled=self.checkpoint_runtime is not None,
+                             default_runtime=self.checkpoint_runtime or "inline",
+                             assigned=frozenset(self.checkpoints), branch=self.branch)
 
     def to_env(self) -> list[dict[str, str]]:
         """Return the pod's ``env`` entries (unset optional fields are left out)."""
         entries = []
         for field, name in _NAMES.items():
             value = getattr(self, field)
-            if value is None:
+            if value is None or (field in ("checkpoints", "branch") and not value):
                 continue
             if field in _JSON:
                 text = (value.model_dump_json() if isinstance(value, BaseModel)

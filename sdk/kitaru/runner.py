@@ -31,6 +31,7 @@ from kitaru.context import (
     enter_run,
     leave_run,
 )
+from kitaru.dispatch import DispatchState, DispatchSuspend
 from kitaru.errors import (
     KitaruDivergenceError,
     KitaruError,
@@ -88,6 +89,7 @@ def execute_run(
     sleep: Callable[[float], None] = time.sleep,
     echo: bool = True,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    dispatch: DispatchState | None = None,
 ) -> RunOutcome:
     """Run the flow body ``fn`` as run ``run`` (already claimed) and record its outcome.
 
@@ -103,6 +105,8 @@ def execute_run(
         sleep: How retries wait (injected by tests).
         echo: Also print what the flow prints (off when a launcher captures output).
         max_concurrency: Checkpoint bodies run at once from ``.submit()``/``.map()``.
+        dispatch: How isolated checkpoints are treated (a cluster pod); a branch pod's
+            run records no outcome: the outcome returned is the branch's own.
     """
     spec = journal.spec()
     ctx = RunContext(
@@ -110,6 +114,7 @@ def execute_run(
         answers=journal.answers(), reusable=journal.reusable() if spec.replay else {},
         allow_pickle=allow_pickle, cache_default=cache_default,
         sleep=sleep, max_concurrency=max_concurrency,
+        dispatch=dispatch or DispatchState(),
     )
     for earlier in range(1, run):
         prior = journal.run_outcome(earlier)
@@ -123,22 +128,32 @@ def execute_run(
     sink = real_out if echo else io.StringIO()
     sys.stdout = _Tee(sink, printed)
     sys.stderr = _Tee(real_err if echo else sink, printed)
+    # A branch pod shares its run number with the run that dispatched it: its log goes
+    # beside that run's, once, instead of streaming over it.
     streamer = LogStreamer(journal, run, printed)
-    ctx.on_commit = streamer.nudge
-    streamer.start()
+    if not ctx.dispatch.branch:
+        ctx.on_commit = streamer.nudge
+        streamer.start()
     token = enter_run(ctx)
     try:
         outcome = _run_body(ctx, fn)
     finally:
         leave_run(token)
         sys.stdout, sys.stderr = real_out, real_err
-        streamer.stop()
+        if not ctx.dispatch.branch:
+            streamer.stop()
     ctx.log_event(f"run {run} ended: {outcome.outcome}")
     try:
-        journal.write_log(run, "".join(printed))
+        if ctx.dispatch.branch:
+            journal.write_branch_log(run, "+".join(sorted(ctx.dispatch.assigned)),
+                                     "".join(printed))
+        else:
+            journal.write_log(run, "".join(printed))
     except StoreUnavailableError as exc:
         # The outcome matters more than the log: try to record it all the same.
         print(f"kitaru: the log of run {run} is lost: {exc}", file=real_err)
+    if ctx.dispatch.branch:
+        return _branch_outcome(ctx, outcome)  # the run's outcome is its continuation's
     recorded = journal.finish_run(outcome)
     if ctx.interrupted:
         raise KeyboardInterrupt
@@ -157,12 +172,16 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
             raise RunCancelled(ctx.exec_id)
         inputs = _load_inputs(ctx)
         value = _call_flow(ctx, fn, inputs)
+        if ctx.dispatch.deferred:  # submitted, never awaited: still theirs to run
+            raise ctx.dispatch.suspend()
         _note_unreached(ctx)
         encoded = encode(value, allow_pickle=ctx.allow_pickle,
                          where=f"flow {ctx.spec.flow!r} return value")
         return ended("succeeded", output=store_value(ctx.journal.store, encoded))
     except WaitSuspend as suspend:
         return ended("waiting", wait=suspend.info)
+    except DispatchSuspend as suspend:
+        return ended("dispatch", dispatch=suspend.request)
     except RunCancelled:
         return ended("cancelled")
     except KeyboardInterrupt:
@@ -216,6 +235,28 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     # flow a loop of its own on another thread, in this context.
     with ThreadPoolExecutor(1, thread_name_prefix="kitaru-flow") as pool:
         return pool.submit(contextvars.copy_context().run, asyncio.run, coro).result()
+
+
+def _branch_outcome(ctx: RunContext, run_outcome: RunOutcome) -> RunOutcome:
+    """How a branch pod did: whether its own calls committed, whatever the flow did next."""
+    mine = sorted(ctx.dispatch.assigned)
+
+    def ended(kind: Any, **fields: Any) -> RunOutcome:
+        return RunOutcome(run=ctx.run, outcome=kind, checkpoints_run=ctx.checkpoints_run,
+                          checkpoints_reused=ctx.checkpoints_reused, **fields)
+
+    if ctx.failed_checkpoint in ctx.dispatch.assigned and run_outcome.error is not None:
+        return ended("failed", error=run_outcome.error)
+    if run_outcome.outcome == "cancelled":
+        return ended("cancelled")
+    missing = [c for c in mine if c not in ctx.records]
+    if not missing:
+        return ended("succeeded", last_checkpoints=mine)
+    return ended("failed", error=run_outcome.error or ErrorInfo(
+        type="BranchNotReached", origin="divergence",
+        message=f"the branch pod for {', '.join(missing)} ended ({run_outcome.outcome}) "
+        "without reaching it; the flow's calls no longer line up with the run that "
+        "dispatched it"))
 
 
 def _note_unreached(ctx: RunContext) -> None:

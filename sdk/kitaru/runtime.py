@@ -82,6 +82,8 @@ def _prepare_from_env(journal: ExecutionStore, env: RunEnv) -> None:
     for wait, value in env.answers.items():
         journal.answer(Answer(wait=wait, value=value))
     run = env.run
+    if env.branch:
+        return  # a branch pod runs under the run that dispatched it: nothing to claim
     if not claim_run(journal, run, reason="pod"):
         raise KitaruError(f"execution {journal.exec_id}: run {run} was already started by "
                           "another process; refusing to run it twice")
@@ -150,8 +152,13 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
             type=type(exc).__name__, message=str(exc), origin="runtime")))
     else:
         outcome = execute_run(journal, run, flow.fn, allow_pickle=flow.pickle,
-                              cache_default=flow.cache, max_concurrency=flow.max_concurrency)
-    _write_termination_message(RunReport.of(outcome).message())
+                              cache_default=flow.cache, max_concurrency=flow.max_concurrency,
+                              dispatch=env.dispatch_state() if env else None)
+    report = RunReport.of(outcome)
+    if env is not None and env.branch:
+        report = report.model_copy(update={"branch": sorted(env.checkpoints),
+                                           "recorded": False})
+    _write_termination_message(report.message())
     print(f"kitaru: run {outcome.run} of {exec_id} ended: {outcome.outcome}")
     return 0
 

@@ -353,3 +353,41 @@ def parent_flow(n: int) -> int:
     child = child_flow.run(n=n)
     kitaru.wait(name="go")
     return int(child.wait()) + 1
+
+
+def note_pid(what: str) -> None:
+    """Record which process ran a body (or a flow body), one line each."""
+    with open(Path(os.environ["KITARU_TEST_COUNTERS"]) / "pids", "a") as pids:
+        pids.write(f"{what} {os.getpid()}\n")
+
+
+@checkpoint(runtime="isolated")
+def iso_step(n: int) -> int:
+    note_pid(f"iso_step_{n}")
+    return n * 10
+
+
+@checkpoint(runtime="inline")
+def inline_step(x: int) -> int:
+    note_pid("inline_step")
+    return x + 1
+
+
+@checkpoint
+def iso_branch(i: int) -> int:
+    """No runtime of its own: the FlowVersion's default (isolated) applies."""
+    note_pid(f"iso_branch_{i}")
+    if gate(f"slow-branch-{i}").exists():
+        time.sleep(float(gate(f"slow-branch-{i}").read_text()))
+    return i * i
+
+
+@flow
+def pods_flow(n: int) -> dict[str, Any]:
+    """Two sequential isolated checkpoints, an inline one, and a fan-out of ``n``."""
+    note_pid("flow")
+    first = iso_step(1)
+    second = iso_step(2)
+    here = inline_step(second)
+    squares = [f.result() for f in iso_branch.map(range(n))]
+    return {"first": first, "second": second, "inline": here, "squares": squares}

@@ -1,0 +1,111 @@
+"""Isolated checkpoints on a cluster, without one: the run pod protocol, driven by hand.
+
+The test plays the operator: it starts ``python -m kitaru.runtime`` processes with the
+environment the operator gives run pods and branch pods, and follows each run's
+``dispatch`` outcome, as the operator does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kitaru import KitaruClient
+from kitaru.journal import ExecutionStore
+from kitaru.report import RunReport
+from kitaru.runenv import RunEnv
+from kitaru.stores import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+EXEC = "pods-1"
+
+
+def pod(store_uri: str, tmp_path: Path, run: int, *, checkpoints: list[str] | None = None,
+        branch: bool = False) -> subprocess.Popen[str]:
+    env = RunEnv(store=store_uri, execution_id=EXEC, run=run,
+                 entrypoint="tests.sdk.sample_flows:pods_flow", input={"n": 4},
+                 checkpoint_runtime="isolated", checkpoints=checkpoints or [], branch=branch)
+    label = "-".join(checkpoints or ["run"])
+    environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
+               "KITARU_TERMINATION_LOG": str(tmp_path / f"report-{run}-{label}")}
+    return subprocess.Popen([sys.executable, "-m", "kitaru.runtime"], cwd=ROOT, env=environ,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish(proc: subprocess.Popen[str], tmp_path: Path, run: int,
+           label: str = "run") -> RunReport:
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    report = RunReport.parse((tmp_path / f"report-{run}-{label}").read_text())
+    assert report is not None
+    return report
+
+
+def pids(counters: Path) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for line in (counters / "pids").read_text().splitlines():
+        what, pid = line.split()
+        found.setdefault(what, []).append(int(pid))
+    return found
+
+
+def test_each_isolated_body_runs_in_a_pod_of_its_own_and_branches_run_at_once(
+    store_uri: str, counters: Path, tmp_path: Path
+) -> None:
+    journal = ExecutionStore(open_store(store_uri), EXEC)
+
+    first = finish(pod(store_uri, tmp_path, 1), tmp_path, 1)
+    assert first.outcome == "dispatch"
+    outcome = journal.run_outcome(1)
+    assert outcome is not None and outcome.dispatch is not None
+    assert [c.id for c in outcome.dispatch.calls] == ["iso_step"]
+    assert not outcome.dispatch.fan_out
+
+    assert finish(pod(store_uri, tmp_path, 2, checkpoints=["iso_step"]), tmp_path, 2,
+                  "iso_step").outcome == "dispatch"  # ran iso_step, then met iso_step_2
+    third = finish(pod(store_uri, tmp_path, 3, checkpoints=["iso_step_2"]), tmp_path, 3,
+                   "iso_step_2")
+    assert third.outcome == "dispatch"
+    fan = journal.run_outcome(3)
+    assert fan is not None and fan.dispatch is not None and fan.dispatch.fan_out
+    branches = [c.id for c in fan.dispatch.calls]
+    assert branches == ["iso_branch", "iso_branch_2", "iso_branch_3", "iso_branch_4"]
+
+    # The branch pods start together; each runs its own call and nothing else.
+    procs = {b: pod(store_uri, tmp_path, 3, checkpoints=[b], branch=True) for b in branches}
+    reports = {b: finish(p, tmp_path, 3, b) for b, p in procs.items()}
+    assert {b: (r.outcome, r.branch) for b, r in reports.items()} == {
+        b: ("succeeded", [b]) for b in branches}
+    assert journal.run_outcome(3) == fan  # a branch records no outcome of the run
+
+    last = finish(pod(store_uri, tmp_path, 4), tmp_path, 4)
+    assert last.outcome == "succeeded"
+    info = KitaruClient().executions.get(EXEC)
+    assert info.output == {"first": 10, "second": 20, "inline": 21, "squares": [0, 1, 4, 9]}
+
+    ran = pids(counters)
+    bodies = {k: v for k, v in ran.items() if k != "flow"}
+    assert all(len(v) == 1 for v in bodies.values()), bodies  # every body ran once
+    isolated = [v[0] for k, v in bodies.items() if k != "inline_step"]
+    assert len(set(isolated)) == len(isolated) == 6  # each in a process of its own
+    assert ran["inline_step"][0] == ran["iso_step_2"][0]  # in the pod that called it
+    assert ran["inline_step"][0] in ran["flow"]
+    records = {c.id: c for c in info.checkpoints}
+    assert records["iso_step"].value_type == "builtins:int"
+    assert json.loads(json.dumps([c.id for c in info.checkpoints])) == [
+        "iso_step", "iso_step_2", "inline_step", *branches]
+
+
+def test_local_mode_runs_every_body_in_the_flows_process(
+    store_uri: str, counters: Path
+) -> None:
+    from tests.sdk.sample_flows import pods_flow
+
+    result: Any = pods_flow.run(n=2).wait()
+
+    assert result == {"first": 10, "second": 20, "inline": 21, "squares": [0, 1]}
+    assert {pid for v in pids(counters).values() for pid in v} == {os.getpid()}
