@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ["bench.checkpoint_overhead", "bench.store_throughput", "bench.operator_scale"]
+BENCHMARKS = ["bench.checkpoint_overhead", "bench.store_throughput", "bench.operator_scale",
+              "bench.checkpoint_pods"]
 
 
 def main() -> int:

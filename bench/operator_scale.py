@@ -127,6 +127,8 @@ class Bench:
             "metadata": {"name": "approval-v1"},
             "spec": {"flow": "approval", "version": 1, "image": "kitaru-agent:dev",
                      "entrypoint": "tests.sdk.sample_flows:approval_flow",
+                     # The operator's own latency: the checkpoints stay in the run pod.
+                     "checkpointRuntime": "inline",
                      "env": [{"name": "PYTHONPATH", "value": str(ROOT)},
                              {"name": "KITARU_TEST_COUNTERS", "value": str(self.workdir)}],
                      "store": {"uri": self.store_uri,

@@ -122,7 +122,10 @@ class Agents:
                {"name": "KITARU_TEST_COUNTERS", "value": str(self.counters)}]
         return {"apiVersion": "kitaru.ai/v1alpha1", "kind": "FlowVersion",
                 "metadata": {"name": name},
+                # The scenarios that count runs were written for checkpoints in the run
+                # pod; the checkpoint pod scenarios ask for "isolated" (the default).
                 "spec": {"flow": name.rsplit("-v", 1)[0], "version": 1,
+                         "checkpointRuntime": "inline",
                          "image": "kitaru-agent:dev", "entrypoint": entrypoint, "env": env,
                          "store": {"uri": f"s3://{BUCKET}/{self.namespace}",
                                    "credentialsSecret": {"name": "store-credentials"}},

@@ -21,6 +21,7 @@ from kitaru_operator.failures import (
     store_answers,
     store_fault,
 )
+from kitaru_operator.fanout import dispatched
 from kitaru_operator.jobs import store_exec_id
 from kitaru_operator.models import (
     CheckpointCounts,
@@ -154,7 +155,7 @@ def decide(obs: Observed) -> Decision:
         status.checkpoints = CheckpointCounts(count=obs.latest.checkpoints,
                                               last=list(obs.latest.last_checkpoints))
 
-    active = [j.run for j in obs.jobs if j.state == "active"]
+    active = [j for j in obs.jobs if j.state == "active"]
     if status.phase in ("Succeeded", "Cancelled"):
         return decision
     if obs.spec.cancel:
@@ -192,7 +193,7 @@ def decide(obs: Observed) -> Decision:
 
 def _on_run(decision: Decision, obs: Observed, run: int) -> Decision:
     """Decide from how run ``run`` (the newest) stands: going, lost, or ended."""
-    job = next((j for j in obs.jobs if j.run == run), None)
+    job = next((j for j in obs.jobs if j.run == run and not j.branch), None)
     outcome = obs.latest.outcome if obs.latest is not None else None
     report = job.report if job is not None and job.state == "failed" else None
     if outcome is None and report is not None and report.final and report.error is not None:
@@ -214,11 +215,13 @@ def _on_run(decision: Decision, obs: Observed, run: int) -> Decision:
         if report is not None and report.error is not None:  # not final: the store
             return infrastructure_failure(
                 decision, obs, run, f"the run pod gave up on the store: "
-                f"{report.error.message}", store_outage=True)
+                f"{report.error.message}", store_outage=True, job=job)
         return infrastructure_failure(
             decision, obs, run,
             job.reason if job and job.reason else "the run pod ended without recording an "
-            "outcome")
+            "outcome", job=job)
+    if outcome.outcome == "dispatch" and outcome.dispatch is not None:
+        return dispatched(decision, obs, run, outcome.dispatch)
     if (outcome.outcome == "failed" and outcome.error is not None
             and outcome.error.origin == "infrastructure"):
         # The run gave up on an unreachable store and could still record so: not final.
@@ -256,7 +259,7 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
                                       deadline=wait.deadline)
     status.waiting_on = wait.name
     # Scale to zero: no pod, not even a finished one, is kept for a waiting execution.
-    finished = tuple(j.run for j in obs.jobs if j.state != "active")
+    finished = tuple(j for j in obs.jobs if j.state != "active")
     if finished:
         decision.add(DeleteJobs(finished))
     if wait.name not in obs.spec.answers:

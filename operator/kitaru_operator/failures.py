@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from kitaru.backoff import Backoff
 from kitaru_operator.models import Condition, ErrorStatus
-from kitaru_operator.observed import Decision, Event, Observed, StoreFault
+from kitaru_operator.observed import Decision, Event, JobView, Observed, StoreFault
 from kitaru_operator.transitions import drop_condition, set_condition, set_phase, start_run
 
 #: First backoff after an infrastructure failure; doubles per retry up to the cap.
@@ -68,7 +68,8 @@ def store_answers(decision: Decision, obs: Observed) -> None:
 
 
 def infrastructure_failure(
-    decision: Decision, obs: Observed, run: int, why: str, *, store_outage: bool = False
+    decision: Decision, obs: Observed, run: int, why: str, *, store_outage: bool = False,
+    job: JobView | None = None,
 ) -> Decision:
     """Run ``run`` ended without a final outcome: start another, with backoff, while the
     FlowVersion's retries last.
@@ -96,6 +97,9 @@ def infrastructure_failure(
         decision.requeue_after = (status.next_run_after - obs.now).total_seconds()
         return decision
     status.infra_retries += 1
+    # A lost checkpoint pod's run is made again as that checkpoint's pod.
     start_run(decision, obs, run + 1, reason="RetryingAfterInfrastructureFailure",
-               message=f"run {run + 1} started after: {why}")
+              message=f"run {run + 1} started after: {why}",
+              checkpoint=job.checkpoint if job else None,
+              checkpoint_name=job.checkpoint_name if job else None)
     return decision

@@ -279,9 +279,9 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
     namespace = obj["metadata"]["namespace"]
     name = obj["metadata"]["name"]
     batch = client.BatchV1Api(api())
-    for run in decision.delete_jobs:
+    for job in decision.deletes:
         try:
-            batch.delete_namespaced_job(job_name(name, run), namespace,
+            batch.delete_namespaced_job(job.name or job_name(name, job.run), namespace,
                                         propagation_policy="Background")
         except ApiException as exc:
             if exc.status != 404:
@@ -295,7 +295,9 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             exec_id=decision.status.execution_id or "", run=create.run,
             flow_version_name=decision.status.flow_version or "", flow_version=fv,
             store_uri=store_uri, inputs=raw_spec.get("input") or {}, answers=create.answers,
-            replay=create.replay,
+            replay=create.replay, checkpoint=create.checkpoint,
+            checkpoint_name=create.checkpoint_name, branch=create.branch,
+            attempt=create.attempt,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]

@@ -19,12 +19,22 @@ LABEL_EXECUTION = f"{GROUP}/execution"
 LABEL_RUN = f"{GROUP}/run"
 LABEL_FLOW = f"{GROUP}/flow"
 LABEL_VERSION = f"{GROUP}/version"
+LABEL_CHECKPOINT = f"{GROUP}/checkpoint"
+LABEL_CHECKPOINT_NAME = f"{GROUP}/checkpoint-name"
+LABEL_BRANCH = f"{GROUP}/branch"
+LABEL_ATTEMPT = f"{GROUP}/attempt"
 _MAX_NAME = 63
 
 
-def job_name(execution: str, run: int) -> str:
-    """Return the run Job's name, shortened with a hash when the Execution's name is long."""
+def job_name(execution: str, run: int, *, branch: str | None = None,
+             attempt: int = 1) -> str:
+    """Return a Job's name: ``<execution>-r<n>`` for a run, ``<execution>-r<n>-<hash>``
+    for a branch of run ``n`` (the hash of its checkpoint id, and ``-a<k>`` from its
+    second attempt on), shortened with a hash when the Execution's name is long."""
     suffix = f"-r{run}"
+    if branch is not None:
+        suffix += "-" + hashlib.sha256(branch.encode()).hexdigest()[:8]
+        suffix += f"-a{attempt}" if attempt > 1 else ""
     if len(execution) + len(suffix) <= _MAX_NAME:
         return execution + suffix
     digest = hashlib.sha256(execution.encode()).hexdigest()[:8]
@@ -56,8 +66,13 @@ def run_job(
     inputs: dict[str, Any],
     answers: dict[str, Any],
     replay: ReplayRequest | None,
+    checkpoint: str | None = None,
+    checkpoint_name: str | None = None,
+    branch: bool = False,
+    attempt: int = 1,
 ) -> dict[str, Any]:
-    """Return the Job manifest for run ``run`` of an Execution."""
+    """Return the Job manifest for run ``run`` of an Execution, or for the pod of one of
+    its checkpoints (``checkpoint``; ``branch`` for a branch of a fan-out)."""
     labels = {
         LABEL_EXECUTION: label_value(execution),
         LABEL_RUN: str(run),
@@ -65,15 +80,23 @@ def run_job(
         LABEL_VERSION: str(flow_version.version),
         "app.kubernetes.io/managed-by": "kitaru",
     }
+    if checkpoint is not None:
+        labels[LABEL_CHECKPOINT] = label_value(checkpoint)
+        labels[LABEL_CHECKPOINT_NAME] = label_value(checkpoint_name or checkpoint)
+    if branch:
+        labels[LABEL_BRANCH] = "true"
+        labels[LABEL_ATTEMPT] = str(attempt)
+    placement = flow_version.placement_of(checkpoint_name if checkpoint else None)
     env = RunEnv(
         store=store_uri, execution_id=exec_id, run=run, entrypoint=flow_version.entrypoint,
         flow=flow_version.flow, version=flow_version_name, input=inputs, answers=answers,
-        replay=replay,
+        replay=replay, checkpoint_runtime=flow_version.checkpoint_runtime,
+        checkpoints=[checkpoint] if checkpoint else [], branch=branch,
     ).to_env()
-    env += [{"name": e.name, "value": e.value} for e in flow_version.env]
+    env += [{"name": e.name, "value": e.value} for e in [*flow_version.env, *placement.env]]
     container: dict[str, Any] = {
         "name": "run",
-        "image": flow_version.image,
+        "image": placement.image or flow_version.image,
         "command": ["python", "-m", "kitaru.runtime"],
         "env": env,
         "terminationMessagePath": "/dev/termination-log",
@@ -86,20 +109,30 @@ def run_job(
         "automountServiceAccountToken": False,
         "containers": [container],
     }
-    if flow_version.service_account_name:
-        pod_spec["serviceAccountName"] = flow_version.service_account_name
+    if placement.resources:
+        container["resources"] = placement.resources
+    account = placement.service_account_name or flow_version.service_account_name
+    if account:
+        pod_spec["serviceAccountName"] = account
+    for field, value in (("nodeSelector", placement.node_selector),
+                         ("tolerations", placement.tolerations),
+                         ("affinity", placement.affinity)):
+        if value:
+            pod_spec[field] = value
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
         "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
         "template": {"metadata": {"labels": labels}, "spec": pod_spec},
     }
-    if flow_version.active_deadline_seconds:
-        job_spec["activeDeadlineSeconds"] = flow_version.active_deadline_seconds
+    deadline = placement.active_deadline_seconds or flow_version.active_deadline_seconds
+    if deadline:
+        job_spec["activeDeadlineSeconds"] = deadline
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(execution, run),
+            "name": job_name(execution, run, branch=checkpoint if branch else None,
+                             attempt=attempt),
             "namespace": namespace,
             "labels": labels,
             "ownerReferences": [{

@@ -62,6 +62,27 @@ class EnvVar(KubeModel):
     value: str = Field(default="", description="Variable value.")
 
 
+class Placement(KubeModel):
+    """Where and how a checkpoint's pod runs. Field names follow the Pod API."""
+
+    image: str | None = Field(default=None, description="Image for this checkpoint's pod "
+                              "(for example one with GPU libraries); default the flow's.")
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Container resources: requests and limits.",
+        json_schema_extra=ANY_JSON)
+    node_selector: dict[str, str] | None = Field(default=None, description="Pod nodeSelector.")
+    tolerations: list[dict[str, Any]] | None = Field(
+        default=None, description="Pod tolerations.",
+        json_schema_extra={"items": ANY_JSON})
+    affinity: dict[str, Any] | None = Field(default=None, description="Pod affinity.",
+                                            json_schema_extra=ANY_JSON)
+    service_account_name: str | None = Field(default=None, description="Service account "
+                                             "of the pod (its token is not mounted).")
+    active_deadline_seconds: int | None = Field(default=None, ge=1, description="Longest "
+                                                "the pod may run before it is stopped.")
+    env: list[EnvVar] = Field(default_factory=list, description="Extra environment.")
+
+
 class FlowVersionSpec(KubeModel):
     """One immutable, deployable version of a flow. Create a new version to change it."""
 
@@ -91,6 +112,26 @@ class FlowVersionSpec(KubeModel):
     active_deadline_seconds: int | None = Field(
         default=None, ge=1, description="Longest one run pod may run before it is stopped."
     )
+    checkpoint_runtime: Literal["isolated", "inline"] = Field(
+        default="isolated", description="Runtime of checkpoints whose code names none: "
+        "isolated (each runs in a pod of its own) or inline (in the pod running the flow).")
+    parallelism: int = Field(default=10, ge=1, le=1000, description="Checkpoint pods of "
+                             "one fan-out (.map, .submit, asyncio.gather) running at once.")
+    checkpoint_defaults: Placement | None = Field(
+        default=None, description="Placement of every checkpoint pod, unless the "
+        "checkpoint has its own in spec.checkpoints.")
+    checkpoints: dict[str, Placement] = Field(
+        default_factory=dict, description="Placement by checkpoint name; fields set here "
+        "win over spec.checkpointDefaults.")
+
+    def placement_of(self, checkpoint: str | None) -> Placement:
+        """The placement of a checkpoint's pod (empty for a plain run pod)."""
+        if checkpoint is None:
+            return Placement()
+        merged = (self.checkpoint_defaults or Placement()).model_dump(exclude_none=True)
+        merged.update((self.checkpoints.get(checkpoint) or Placement()).model_dump(
+            exclude_none=True, exclude_defaults=True))
+        return Placement.model_validate(merged)
 
 
 class FlowVersionStatus(KubeModel):
@@ -234,6 +275,8 @@ class ExecutionStatus(KubeModel):
                                         "answer was accepted (final).")
     checkpoints: CheckpointCounts = Field(default_factory=CheckpointCounts,
                                           description="Journal summary.")
+    running_checkpoints: list[str] = Field(default_factory=list, description="Checkpoints "
+                                           "whose pods run now (the first few).")
     output: OutputRef | None = Field(default=None, description="The flow's return value.")
     error: ErrorStatus | None = Field(default=None, description="Why it failed.")
     started_at: datetime | None = Field(default=None, description="First run start.")

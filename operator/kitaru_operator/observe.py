@@ -23,7 +23,15 @@ from kitaru.stores import ObjectStore, open_store
 from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
 from kitaru_operator.cache import CACHE
-from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, label_value
+from kitaru_operator.jobs import (
+    LABEL_ATTEMPT,
+    LABEL_BRANCH,
+    LABEL_CHECKPOINT,
+    LABEL_CHECKPOINT_NAME,
+    LABEL_EXECUTION,
+    LABEL_RUN,
+    label_value,
+)
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
 from kitaru_operator.observed import JobView, RunView
 
@@ -165,16 +173,21 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
         status = job.get("status") or {}
         if job["metadata"].get("deletionTimestamp") and not status.get("active"):
             continue
-        run = int((job["metadata"].get("labels") or {}).get(LABEL_RUN, "0"))
+        labels = job["metadata"].get("labels") or {}
+        run = int(labels.get(LABEL_RUN, "0"))
+        who = {"checkpoint": labels.get(LABEL_CHECKPOINT),
+               "checkpoint_name": labels.get(LABEL_CHECKPOINT_NAME),
+               "branch": labels.get(LABEL_BRANCH) == "true",
+               "attempt": int(labels.get(LABEL_ATTEMPT, "1")), "name": job["metadata"]["name"]}
         failed = any(c.get("type") == "Failed" and c.get("status") == "True"
                      for c in status.get("conditions") or [])
         if status.get("succeeded"):
-            views.append(JobView(run, "succeeded"))
+            views.append(JobView(run, "succeeded", **who))
         elif status.get("failed") or failed:
             why, report = _failure(core, namespace, job)
-            views.append(JobView(run, "failed", why, report))
+            views.append(JobView(run, "failed", why, report, **who))
         else:
-            views.append(JobView(run, "active"))
+            views.append(JobView(run, "active", **who))
     return tuple(sorted(views, key=lambda v: v.run))
 
 

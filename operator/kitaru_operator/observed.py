@@ -23,6 +23,11 @@ class JobView:
     state: JobState
     reason: str = ""  # why the pod/Job failed: OOMKilled, Evicted, DeadlineExceeded, ...
     report: RunReport | None = None  # the run pod's termination message, parsed
+    checkpoint: str | None = None  # the checkpoint the pod runs (None: a plain run pod)
+    checkpoint_name: str | None = None  # that checkpoint's name (its placement's key)
+    branch: bool = False  # a branch pod of a fan-out of run ``run`` (not a run itself)
+    attempt: int = 1  # a branch pod's attempt at its checkpoint
+    name: str = ""  # the Job's name
 
 
 @dataclass(frozen=True)
@@ -84,18 +89,27 @@ class Event:
 @dataclass(frozen=True)
 class CreateRunJob:
     """Create the Job of run ``run``, passing it the accepted answers (and, for run 1 of a
-    replay, what to replay)."""
+    replay, what to replay).
+
+    ``checkpoint`` set: the pod runs that (isolated) checkpoint's body, with its
+    placement, and carries the flow on. ``branch`` also: a branch pod of a fan-out of
+    run ``run``, which runs that checkpoint alone (attempt ``attempt``).
+    """
 
     run: int
     answers: dict[str, Any]
     replay: ReplayRequest | None = None
+    checkpoint: str | None = None
+    checkpoint_name: str | None = None
+    branch: bool = False
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
 class DeleteJobs:
-    """Delete the Jobs of these runs (their pods go with them)."""
+    """Delete these Jobs (their pods go with them)."""
 
-    runs: tuple[int, ...]
+    jobs: tuple[JobView, ...]
 
 
 Effect = CreateRunJob | DeleteJobs | Event
@@ -129,9 +143,14 @@ class Decision:
         return self.creates[0].run if self.creates else None
 
     @property
+    def deletes(self) -> list[JobView]:
+        """The Jobs to delete."""
+        return [job for e in self.effects if isinstance(e, DeleteJobs) for job in e.jobs]
+
+    @property
     def delete_jobs(self) -> list[int]:
         """The runs whose Jobs are deleted."""
-        return [run for e in self.effects if isinstance(e, DeleteJobs) for run in e.runs]
+        return [job.run for job in self.deletes]
 
     @property
     def events(self) -> list[Event]:

@@ -47,6 +47,8 @@ from kitaru.stores.retry import run_policy
 TERMINATION_LOG = "/dev/termination-log"
 #: The exit code of a run that stopped because the store stayed unreachable.
 EXIT_STORE_UNAVAILABLE = 3
+#: The exit code of a branch pod whose checkpoint did not commit.
+EXIT_BRANCH_FAILED = 1
 _CLAIM_WAIT_SECONDS = 10.0
 
 
@@ -156,8 +158,14 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
                               dispatch=env.dispatch_state() if env else None)
     report = RunReport.of(outcome)
     if env is not None and env.branch:
+        # A branch records no outcome of its own: its pod's exit code and report are how
+        # the operator tells a committed branch from a failed one.
         report = report.model_copy(update={"branch": sorted(env.checkpoints),
                                            "recorded": False})
+        _write_termination_message(report.message())
+        print(f"kitaru: branch {', '.join(env.checkpoints)} of run {outcome.run} of "
+              f"{exec_id} ended: {outcome.outcome}")
+        return 0 if outcome.outcome == "succeeded" else EXIT_BRANCH_FAILED
     _write_termination_message(report.message())
     print(f"kitaru: run {outcome.run} of {exec_id} ended: {outcome.outcome}")
     return 0

@@ -26,7 +26,8 @@ def test_a_run_jobs_environment_reads_back_as_the_run_the_operator_meant() -> No
 
     assert env == RunEnv(store="s3://b/p", execution_id="ns.ex-1.uid1", run=3,
                          entrypoint="agent:flow", flow="demo", version="demo-v2",
-                         input={"topic": "kelp"}, answers={"approve": True}, replay=replay)
+                         input={"topic": "kelp"}, answers={"approve": True}, replay=replay,
+                         checkpoint_runtime="isolated")
     assert environ["EXTRA"] == "1"
 
 

@@ -377,17 +377,46 @@ def inline_step(x: int) -> int:
 def iso_branch(i: int) -> int:
     """No runtime of its own: the FlowVersion's default (isolated) applies."""
     note_pid(f"iso_branch_{i}")
+    folder = Path(os.environ["KITARU_TEST_COUNTERS"])
+    with open(folder / "times", "a") as times:
+        times.write(f"start {i} {time.time()}\n")
     if gate(f"slow-branch-{i}").exists():
         time.sleep(float(gate(f"slow-branch-{i}").read_text()))
+    hold = gate(f"hold-branch-{i}")
+    if hold.exists():  # the test kills this pod here, once
+        gate(f"held-branch-{i}").write_text(str(os.getpid()))
+        while hold.exists():
+            time.sleep(0.05)
+    with open(folder / "times", "a") as times:
+        times.write(f"end {i} {time.time()}\n")
     return i * i
 
 
 @flow
-def pods_flow(n: int) -> dict[str, Any]:
-    """Two sequential isolated checkpoints, an inline one, and a fan-out of ``n``."""
+def pods_flow(width: int) -> dict[str, Any]:
+    """Two sequential isolated checkpoints, an inline one, and a fan-out of ``width``.
+
+    (Not ``n``: YAML 1.1 reads a key ``n`` as false, and kubectl speaks YAML 1.1.)
+    """
     note_pid("flow")
     first = iso_step(1)
     second = iso_step(2)
     here = inline_step(second)
-    squares = [f.result() for f in iso_branch.map(range(n))]
+    squares = [f.result() for f in iso_branch.map(range(width))]
     return {"first": first, "second": second, "inline": here, "squares": squares}
+
+
+@checkpoint
+def empty(i: int) -> int:
+    """An empty body: what a checkpoint pod costs, with nothing to do."""
+    return i
+
+
+@flow
+def empty_steps(count: int) -> int:
+    return sum(empty(i) for i in range(count))
+
+
+@flow
+def empty_fan(count: int) -> int:
+    return sum(f.result() for f in empty.map(range(count)))

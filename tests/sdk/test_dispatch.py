@@ -27,7 +27,7 @@ EXEC = "pods-1"
 def pod(store_uri: str, tmp_path: Path, run: int, *, checkpoints: list[str] | None = None,
         branch: bool = False) -> subprocess.Popen[str]:
     env = RunEnv(store=store_uri, execution_id=EXEC, run=run,
-                 entrypoint="tests.sdk.sample_flows:pods_flow", input={"n": 4},
+                 entrypoint="tests.sdk.sample_flows:pods_flow", input={"width": 4},
                  checkpoint_runtime="isolated", checkpoints=checkpoints or [], branch=branch)
     label = "-".join(checkpoints or ["run"])
     environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
@@ -105,7 +105,7 @@ def test_local_mode_runs_every_body_in_the_flows_process(
 ) -> None:
     from tests.sdk.sample_flows import pods_flow
 
-    result: Any = pods_flow.run(n=2).wait()
+    result: Any = pods_flow.run(width=2).wait()
 
     assert result == {"first": 10, "second": 20, "inline": 21, "squares": [0, 1]}
     assert {pid for v in pids(counters).values() for pid in v} == {os.getpid()}

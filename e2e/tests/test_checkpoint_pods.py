@@ -1,0 +1,104 @@
+"""Isolated checkpoints on the cluster: each body in a Job pod of its own.
+
+``pods_flow`` runs two sequential isolated checkpoints, an inline one, and a ``.map()``
+over four isolated checkpoints (the FlowVersion's default runtime). The bodies note
+which process ran them, and the mapped ones when they started and ended.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from operator_fixtures import Agents
+from polling import wait_until
+
+SAMPLE = "tests.sdk.sample_flows"
+EXPECTED = {"first": 10, "second": 20, "inline": 21, "squares": [0, 1, 4, 9]}
+
+
+def _pids(counters: Path) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for line in (counters / "pids").read_text().splitlines():
+        what, pid = line.split()
+        found.setdefault(what, []).append(int(pid))
+    return found
+
+
+def _spans(counters: Path) -> dict[int, tuple[float, float]]:
+    marks: dict[tuple[str, int], float] = {}
+    for line in (counters / "times").read_text().splitlines():
+        kind, i, when = line.split()
+        marks[(kind, int(i))] = float(when)
+    return {i: (marks[("start", i)], marks[("end", i)]) for _, i in marks if ("end", i) in marks}
+
+
+def _isolated(agents: Agents, name: str) -> dict[str, object]:
+    manifest = agents.flow_version(name, f"{SAMPLE}:pods_flow", parallelism=4,
+                                   checkpoints={"iso_branch": {"nodeSelector": {
+                                       "kubernetes.io/hostname": "kitaru-e2e"}}})
+    del manifest["spec"]["checkpointRuntime"]  # the default: isolated
+    return manifest
+
+
+def test_each_isolated_checkpoint_runs_in_its_own_pod_and_branches_overlap(
+    agents: Agents,
+) -> None:
+    agents.apply(_isolated(agents, "pods-v1"))
+    for i in range(4):
+        agents.gate(f"slow-branch-{i}").write_text("3")
+    agents.apply(agents.execution("pods-1", "pods-v1", input={"width": 4}))
+    seen_branch_pods: set[str] = set()
+
+    def finished() -> bool:
+        for pod in agents.pods():
+            labels = pod["metadata"].get("labels") or {}
+            if labels.get("kitaru.ai/branch") == "true":
+                seen_branch_pods.add(pod["metadata"]["name"])
+                assert pod["spec"]["nodeSelector"] == {"kubernetes.io/hostname": "kitaru-e2e"}
+        return agents.phase("pods-1") == "Succeeded"
+
+    wait_until(finished, timeout=240, what="pods-1 to succeed")
+
+    info = agents.store_client().executions.get(agents.get("pods-1")["status"]["executionId"])
+    assert info.output == EXPECTED
+    ran = _pids(agents.counters)
+    bodies = {k: v for k, v in ran.items() if k != "flow"}
+    assert all(len(v) == 1 for v in bodies.values()), bodies  # each body ran once
+    isolated = [v[0] for k, v in bodies.items() if k != "inline_step"]
+    assert len(set(isolated)) == 6  # six isolated bodies, six processes
+    assert ran["inline_step"][0] in ran["flow"]  # inline: in the pod running the flow
+    spans = _spans(agents.counters)
+    assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values())  # overlap
+    assert len(seen_branch_pods) >= 2
+    started = sorted(e["message"] for e in agents.events("CheckpointPodStarted"))
+    assert started == sorted([
+        "checkpoint iso_step: pod of run 2 started",
+        "checkpoint iso_step_2: pod of run 3 started",
+        *(f"checkpoint {b}: pod started (attempt 1)"
+          for b in ("iso_branch", "iso_branch_2", "iso_branch_3", "iso_branch_4"))])
+
+
+def test_a_killed_branch_pod_is_retried_and_finished_branches_do_not_rerun(
+    agents: Agents,
+) -> None:
+    agents.apply(_isolated(agents, "pods-v1"))
+    hold = agents.gate("hold-branch-2")
+    hold.write_text("hold")
+    agents.apply(agents.execution("pods-2", "pods-v1", input={"width": 4}))
+    held = agents.gate("held-branch-2")
+    wait_until(held.exists, timeout=180, what="branch 2 to start")
+
+    os.kill(int(held.read_text()), signal.SIGKILL)
+    hold.unlink()
+
+    status = agents.wait_phase("pods-2", "Succeeded", timeout=240)["status"]
+    info = agents.store_client().executions.get(status["executionId"])
+    assert info.output == EXPECTED
+    ran = _pids(agents.counters)
+    assert len(ran["iso_branch_2"]) == 2  # killed once, then finished in a new pod
+    assert all(len(ran[f"iso_branch_{i}"]) == 1 for i in (0, 1, 3))
+    assert status["infraRetries"] == 1
+    lost = agents.events("CheckpointPodLost")
+    assert lost and "checkpoint iso_branch_3" in lost[0]["message"]
