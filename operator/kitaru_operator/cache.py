@@ -1,8 +1,11 @@
-"""What the watches last delivered: Executions, their run Jobs and FlowVersions.
+"""What the watches last delivered: Executions, their Jobs and pods, FlowVersions.
 
 kopf already watches these kinds; keeping the newest object of each event lets a
 reconcile start from memory instead of three API reads, which is most of the time
-between a wait being answered and the next run's Job existing.
+between a wait being answered and the next run's Job existing. Pods are watched for
+their end: a pod that has terminated says how its run ended up to a second before the
+Job controller marks its Job finished, and a chain of checkpoint pods pays that second
+at every link otherwise.
 
 A cached object may be a little behind the API server. The handlers stay correct anyway:
 the status write carries the ``resourceVersion`` it was decided from (a stale decision
@@ -53,6 +56,8 @@ class ObjectCache:
         self._flow_versions: dict[Key, dict[str, Any]] = {}
         # (namespace, execution name) -> Job name -> Job
         self._jobs: dict[Key, dict[str, dict[str, Any]]] = {}
+        # (namespace, Job name) -> its pod
+        self._pods: dict[Key, dict[str, Any]] = {}
 
     # Executions and FlowVersions -------------------------------------------------------
 
@@ -109,6 +114,24 @@ class ObjectCache:
         return [job for job in jobs
                 if any(ref.get("uid") == owner_uid
                        for ref in job["metadata"].get("ownerReferences") or [])]
+
+    # Run and checkpoint pods -------------------------------------------------------------
+
+    def put_pod(self, job: str, obj: dict[str, Any]) -> None:
+        namespace, _ = _key(obj)
+        with self._lock:
+            if _newer(obj, self._pods.get((namespace, job))):
+                self._pods[(namespace, job)] = obj
+
+    def drop_pod(self, job: str, obj: dict[str, Any]) -> None:
+        namespace, _ = _key(obj)
+        with self._lock:
+            self._pods.pop((namespace, job), None)
+
+    def pod(self, namespace: str, job: str) -> dict[str, Any] | None:
+        """The newest known pod of a Job (a run Job has one: ``backoffLimit`` is 0)."""
+        with self._lock:
+            return self._pods.get((namespace, job))
 
     def forget(self, namespace: str, execution: str) -> None:
         """Drop an Execution and its Jobs (the Execution was deleted)."""

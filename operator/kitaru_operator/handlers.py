@@ -35,7 +35,13 @@ from kitaru_operator.decisions import (
     store_for,
     wants_store,
 )
-from kitaru_operator.jobs import LABEL_EXECUTION, LABEL_RUN, job_name, run_job
+from kitaru_operator.jobs import (
+    ANNOTATION_EXECUTION,
+    LABEL_EXECUTION,
+    LABEL_RUN,
+    job_name,
+    run_job,
+)
 from kitaru_operator.models import (
     GROUP,
     TERMINAL_PHASES,
@@ -109,6 +115,23 @@ def on_job(type: str, event: kopf.RawEvent, **_: Any) -> None:
             else:
                 CACHE.put_job(owner["name"], obj)
             reconcile(obj["metadata"].get("namespace") or "", owner["name"])
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_EXECUTION: kopf.PRESENT})
+def on_pod(type: str, event: kopf.RawEvent, **_: Any) -> None:
+    """A run or checkpoint pod changed: when it has ended, reconcile its Execution."""
+    obj = cast(dict[str, Any], event["object"])
+    meta = obj["metadata"]
+    job = (meta.get("labels") or {}).get("job-name")
+    execution = (meta.get("annotations") or {}).get(ANNOTATION_EXECUTION)
+    if not job or not execution:
+        return
+    if type == "DELETED":
+        CACHE.drop_pod(job, obj)
+        return
+    CACHE.put_pod(job, obj)
+    if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        reconcile(meta.get("namespace") or "", execution)
 
 
 @kopf.on.event(GROUP, VERSION, "flowversions")

@@ -23,6 +23,8 @@ LABEL_CHECKPOINT = f"{GROUP}/checkpoint"
 LABEL_CHECKPOINT_NAME = f"{GROUP}/checkpoint-name"
 LABEL_BRANCH = f"{GROUP}/branch"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+#: The Execution's full name, on the pod (a label value holds 63 characters at most).
+ANNOTATION_EXECUTION = f"{GROUP}/execution-name"
 _MAX_NAME = 63
 
 
@@ -122,7 +124,9 @@ def run_job(
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
         "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
-        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        "template": {"metadata": {"labels": labels,
+                                  "annotations": {ANNOTATION_EXECUTION: execution}},
+                     "spec": pod_spec},
     }
     deadline = placement.active_deadline_seconds or flow_version.active_deadline_seconds
     if deadline:

@@ -33,7 +33,7 @@ from kitaru_operator.jobs import (
     label_value,
 )
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
-from kitaru_operator.observed import JobView, RunView
+from kitaru_operator.observed import JobState, JobView, RunView
 
 logger = logging.getLogger("kitaru_operator")
 
@@ -141,15 +141,30 @@ def _failure(core: client.CoreV1Api, namespace: str,
     pods = plain(core.list_namespaced_pod(
         namespace, label_selector=f"job-name={job['metadata']['name']}"))
     for pod in pods.get("items", []):
-        status = pod.get("status", {})
-        if status.get("reason"):  # Evicted, NodeLost, ...
-            return f"{status['reason']}: {status.get('message') or 'pod stopped'}", None
-        for container in status.get("containerStatuses") or []:
-            term = (container.get("state") or {}).get("terminated")
-            if term is not None:
-                why = f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
-                return why, RunReport.parse(term.get("message"))
+        found = _pod_failure(pod)
+        if found is not None:
+            return found
     return "the run pod was lost", None
+
+
+def _pod_failure(pod: dict[str, Any]) -> tuple[str, RunReport | None] | None:
+    """Why a pod ended, and its termination message, if it says."""
+    status = pod.get("status", {})
+    if status.get("reason"):  # Evicted, NodeLost, ...
+        return f"{status['reason']}: {status.get('message') or 'pod stopped'}", None
+    for container in status.get("containerStatuses") or []:
+        term = (container.get("state") or {}).get("terminated")
+        if term is not None:
+            why = f"{term.get('reason') or 'Error'} (exit code {term.get('exitCode')})"
+            return why, RunReport.parse(term.get("message"))
+    return None
+
+
+def _ended_pod(namespace: str, job: dict[str, Any]) -> JobState | None:
+    """The state of a Job whose pod has ended, before the Job controller says so."""
+    pod = CACHE.pod(namespace, job["metadata"]["name"])
+    phase = ((pod or {}).get("status") or {}).get("phase")
+    return {"Succeeded": "succeeded", "Failed": "failed"}.get(phase or "")  # type: ignore[return-value]
 
 
 def list_jobs(batch: client.BatchV1Api, namespace: str, execution: str,
@@ -181,8 +196,14 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
                "attempt": int(labels.get(LABEL_ATTEMPT, "1")), "name": job["metadata"]["name"]}
         failed = any(c.get("type") == "Failed" and c.get("status") == "True"
                      for c in status.get("conditions") or [])
-        if status.get("succeeded"):
+        ended = None if status.get("succeeded") or status.get("failed") or failed else (
+            _ended_pod(namespace, job))
+        if status.get("succeeded") or ended == "succeeded":
             views.append(JobView(run, "succeeded", **who))
+        elif ended == "failed":
+            pod = CACHE.pod(namespace, job["metadata"]["name"]) or {}
+            why, report = _pod_failure(pod) or ("the run pod failed", None)
+            views.append(JobView(run, "failed", why, report, **who))
         elif status.get("failed") or failed:
             why, report = _failure(core, namespace, job)
             views.append(JobView(run, "failed", why, report, **who))
