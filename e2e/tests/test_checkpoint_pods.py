@@ -102,3 +102,24 @@ def test_a_killed_branch_pod_is_retried_and_finished_branches_do_not_rerun(
     assert status["infraRetries"] == 1
     lost = agents.events("CheckpointPodLost")
     assert lost and "checkpoint iso_branch_3" in lost[0]["message"]
+
+
+def test_a_failing_checkpoint_pod_fails_the_execution_and_retry_reruns_only_it(
+    agents: Agents,
+) -> None:
+    manifest = agents.flow_version("retry-pods-v1", f"{SAMPLE}:retry_pods")
+    del manifest["spec"]["checkpointRuntime"]  # isolated
+    agents.apply(manifest)
+    agents.apply(agents.execution("retry-1", "retry-pods-v1", input={"x": 1}))
+
+    status = agents.wait_phase("retry-1", "Failed", timeout=180)["status"]
+
+    assert status["error"]["origin"] == "user_code"
+    assert "the tool is down" in status["error"]["message"]
+    assert (agents.runs_of("slow_step_1"), agents.runs_of("fragile_twice")) == (1, 2)
+    agents.gate("fixed").write_text("yes")
+    agents.patch("retry-1", {"retry": 1})
+    agents.wait_phase("retry-1", "Succeeded", timeout=180)
+    assert (agents.runs_of("slow_step_1"), agents.runs_of("fragile_twice")) == (1, 3)
+    info = agents.store_client().executions.get(agents.get("retry-1")["status"]["executionId"])
+    assert info.output == 12

@@ -420,3 +420,18 @@ def empty_steps(count: int) -> int:
 @flow
 def empty_fan(count: int) -> int:
     return sum(f.result() for f in empty.map(range(count)))
+
+
+@checkpoint(retries=1, retry_delay=0.01)
+def fragile_twice(x: int) -> int:
+    bump("fragile_twice")
+    if not gate("fixed").exists():
+        raise RuntimeError("the tool is down")
+    return x + 1
+
+
+@flow
+def retry_pods(x: int) -> int:
+    """An isolated checkpoint that fails in user code until a gate says it is fixed."""
+    first = slow_step(1)
+    return fragile_twice(x) + first
