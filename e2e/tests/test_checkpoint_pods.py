@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
-from operator_fixtures import Agents
+from operator_fixtures import Agents, OperatorProcess
 from polling import wait_until
 
 SAMPLE = "tests.sdk.sample_flows"
@@ -51,7 +52,11 @@ def test_each_isolated_checkpoint_runs_in_its_own_pod_and_branches_overlap(
     agents.apply(agents.execution("pods-1", "pods-v1", input={"width": 4}))
     seen_branch_pods: set[str] = set()
 
+    most_pods = [0]
+
     def finished() -> bool:
+        status = agents.get("pods-1").get("status") or {}
+        most_pods[0] = max(most_pods[0], status.get("checkpointPods", 0))
         for pod in agents.pods():
             labels = pod["metadata"].get("labels") or {}
             if labels.get("kitaru.ai/branch") == "true":
@@ -72,6 +77,7 @@ def test_each_isolated_checkpoint_runs_in_its_own_pod_and_branches_overlap(
     spans = _spans(agents.counters)
     assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values())  # overlap
     assert len(seen_branch_pods) >= 2
+    assert most_pods[0] >= 2  # kubectl get executions showed the branch pods running
     started = sorted(e["message"] for e in agents.events("CheckpointPodStarted"))
     assert started == sorted([
         "checkpoint iso_step: pod of run 2 started",
@@ -123,3 +129,25 @@ def test_a_failing_checkpoint_pod_fails_the_execution_and_retry_reruns_only_it(
     assert (agents.runs_of("slow_step_1"), agents.runs_of("fragile_twice")) == (1, 3)
     info = agents.store_client().executions.get(agents.get("retry-1")["status"]["executionId"])
     assert info.output == 12
+
+
+def test_an_operator_restarted_while_branch_pods_run_makes_no_duplicates(
+    agents: Agents, operator: OperatorProcess,
+) -> None:
+    agents.apply(_isolated(agents, "pods-v1"))
+    hold = agents.gate("hold-branch-3")
+    hold.write_text("hold")
+    agents.apply(agents.execution("pods-3", "pods-v1", input={"width": 4}))
+    wait_until(agents.gate("held-branch-3").exists, timeout=180, what="branch 3 to start")
+
+    operator.kill()
+    hold.unlink()  # the branch finishes while no operator runs
+    time.sleep(2)
+    operator.start()
+
+    status = agents.wait_phase("pods-3", "Succeeded", timeout=240)["status"]
+    info = agents.store_client().executions.get(status["executionId"])
+    assert info.output == EXPECTED
+    assert all(len(v) == 1 for k, v in _pids(agents.counters).items() if k != "flow")
+    started = [e["message"] for e in agents.events("CheckpointPodStarted")]
+    assert len(started) == len(set(started)) == 6  # no checkpoint pod made twice

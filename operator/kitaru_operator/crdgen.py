@@ -167,6 +167,7 @@ def execution_crd() -> dict[str, Any]:
         _column("Phase", ".status.phase"),
         _column("Waiting On", ".status.waitingOn"),
         _column("Checkpoints", ".status.checkpoints.count", "integer"),
+        _column("Checkpoint Pods", ".status.checkpointPods", "integer"),
         _column("Run", ".status.run", "integer", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),
     ], description="One run of a Kitaru flow, with its answers to waits and its retry, "

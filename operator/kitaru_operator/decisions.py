@@ -156,6 +156,7 @@ def decide(obs: Observed) -> Decision:
                                               last=list(obs.latest.last_checkpoints))
 
     active = [j for j in obs.jobs if j.state == "active"]
+    status.checkpoint_pods = sum(1 for j in active if j.checkpoint is not None)
     if status.phase in ("Succeeded", "Cancelled"):
         return decision
     if obs.spec.cancel:

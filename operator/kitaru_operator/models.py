@@ -277,6 +277,7 @@ class ExecutionStatus(KubeModel):
                                           description="Journal summary.")
     running_checkpoints: list[str] = Field(default_factory=list, description="Checkpoints "
                                            "whose pods run now (the first few).")
+    checkpoint_pods: int = Field(default=0, description="Checkpoint pods running now.")
     output: OutputRef | None = Field(default=None, description="The flow's return value.")
     error: ErrorStatus | None = Field(default=None, description="Why it failed.")
     started_at: datetime | None = Field(default=None, description="First run start.")

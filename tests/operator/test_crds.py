@@ -32,7 +32,8 @@ def test_schemas_are_structural_and_explained() -> None:
     assert "$ref" not in str(version) and "anyOf" not in str(version)
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Flow", "Version", "Phase", "Waiting On", "Checkpoints", "Run", "Age"]
+    assert columns == ["Flow", "Version", "Phase", "Waiting On", "Checkpoints",
+                       "Checkpoint Pods", "Run", "Age"]
     flowversion = yaml.safe_load((CRD_DIR / "flowversions.yaml").read_text())
     fv_spec = flowversion["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert fv_spec["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"

@@ -435,3 +435,15 @@ def retry_pods(x: int) -> int:
     """An isolated checkpoint that fails in user code until a gate says it is fixed."""
     first = slow_step(1)
     return fragile_twice(x) + first
+
+
+@checkpoint(runtime="isolated")
+async def iso_async(i: int) -> int:
+    note_pid(f"iso_async_{i}")
+    await asyncio.sleep(0)
+    return i + 100
+
+
+@flow
+async def gather_pods() -> list[int]:
+    return list(await asyncio.gather(*(iso_async(i) for i in range(3))))

@@ -109,3 +109,35 @@ def test_local_mode_runs_every_body_in_the_flows_process(
 
     assert result == {"first": 10, "second": 20, "inline": 21, "squares": [0, 1]}
     assert {pid for v in pids(counters).values() for pid in v} == {os.getpid()}
+
+
+def test_gathered_async_isolated_checkpoints_become_branch_pods(
+    store_uri: str, counters: Path, tmp_path: Path
+) -> None:
+    def start(run: int, checkpoints: list[str] | None = None,
+              branch: bool = False) -> subprocess.Popen[str]:
+        env = RunEnv(store=store_uri, execution_id="gather-1", run=run,
+                     entrypoint="tests.sdk.sample_flows:gather_pods",
+                     checkpoint_runtime="isolated", checkpoints=checkpoints or [],
+                     branch=branch)
+        label = "-".join(checkpoints or ["run"])
+        environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
+                   "KITARU_TERMINATION_LOG": str(tmp_path / f"report-{run}-{label}")}
+        return subprocess.Popen([sys.executable, "-m", "kitaru.runtime"], cwd=ROOT,
+                                env=environ, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+
+    assert finish(start(1), tmp_path, 1).outcome == "dispatch"
+    journal = ExecutionStore(open_store(store_uri), "gather-1")
+    outcome = journal.run_outcome(1)
+    assert outcome is not None and outcome.dispatch is not None and outcome.dispatch.fan_out
+    branches = [c.id for c in outcome.dispatch.calls]
+    assert branches == ["iso_async", "iso_async_2", "iso_async_3"]
+
+    procs = {b: start(1, [b], branch=True) for b in branches}
+    assert all(finish(p, tmp_path, 1, b).outcome == "succeeded" for b, p in procs.items())
+    assert finish(start(2), tmp_path, 2).outcome == "succeeded"
+
+    assert KitaruClient().executions.get("gather-1").output == [100, 101, 102]
+    ran = pids(counters)
+    assert len({v[0] for v in ran.values()}) == 3 and all(len(v) == 1 for v in ran.values())
