@@ -101,5 +101,6 @@ def infrastructure_failure(
     start_run(decision, obs, run + 1, reason="RetryingAfterInfrastructureFailure",
               message=f"run {run + 1} started after: {why}",
               checkpoint=job.checkpoint if job else None,
-              checkpoint_name=job.checkpoint_name if job else None)
+              checkpoint_name=job.checkpoint_name if job else None,
+              resources=job.resources if job else None)
     return decision

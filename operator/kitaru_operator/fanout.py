@@ -14,7 +14,7 @@ See :mod:`kitaru.dispatch` for what the pods do. Here, what the operator makes o
 
 from __future__ import annotations
 
-from kitaru.records import DispatchRequest
+from kitaru.records import DispatchedCall, DispatchRequest
 from kitaru_operator.models import ErrorStatus
 from kitaru_operator.observed import CreateRunJob, Decision, Event, JobView, Observed
 from kitaru_operator.transitions import set_phase, start_run
@@ -30,7 +30,8 @@ def dispatched(decision: Decision, obs: Observed, run: int,
         call = request.calls[0]
         start_run(decision, obs, run + 1, reason="CheckpointDispatched",
                   message=f"run {run + 1} runs checkpoint {call.id} in its own pod and "
-                  "carries the flow on", checkpoint=call.id, checkpoint_name=call.name)
+                  "carries the flow on", checkpoint=call.id, checkpoint_name=call.name,
+                  resources=call.resources)
         decision.add(Event("Normal", "CheckpointPodStarted",
                            f"checkpoint {call.id}: pod of run {run + 1} started"))
         return decision
@@ -54,11 +55,11 @@ def _fan_out(decision: Decision, obs: Observed, run: int,
     parallelism = obs.flow_version.parallelism if obs.flow_version else 1
     running = sum(1 for j in branches.values() if j.state == "active")
     failed: list[tuple[str, JobView]] = []
-    to_start: list[tuple[str, str, int]] = []  # (checkpoint id, name, attempt)
+    to_start: list[tuple[DispatchedCall, int]] = []  # (the call, attempt)
     for call in request.calls:
         job = branches.get(call.id)
         if job is None:
-            to_start.append((call.id, call.name, 1))
+            to_start.append((call, 1))
         elif job.state == "failed":
             if job.report is not None and job.report.final:
                 failed.append((call.id, job))
@@ -67,14 +68,14 @@ def _fan_out(decision: Decision, obs: Observed, run: int,
                 decision.add(Event("Warning", "CheckpointPodLost",
                                    f"checkpoint {call.id}: pod {job.name} failed: "
                                    f"{job.reason or 'lost'}; starting attempt {job.attempt + 1}"))
-                to_start.append((call.id, call.name, job.attempt + 1))
+                to_start.append((call, job.attempt + 1))
             else:
                 failed.append((call.id, job))
-    for checkpoint_id, name, attempt in to_start[:max(parallelism - running, 0)]:
-        decision.add(CreateRunJob(run, {}, checkpoint=checkpoint_id, checkpoint_name=name,
-                                  branch=True, attempt=attempt))
+    for call, attempt in to_start[:max(parallelism - running, 0)]:
+        decision.add(CreateRunJob(run, {}, checkpoint=call.id, checkpoint_name=call.name,
+                                  branch=True, attempt=attempt, resources=call.resources))
         decision.add(Event("Normal", "CheckpointPodStarted",
-                           f"checkpoint {checkpoint_id}: pod started (attempt {attempt})"))
+                           f"checkpoint {call.id}: pod started (attempt {attempt})"))
         running += 1
     done = [c.id for c in request.calls
             if (j := branches.get(c.id)) is not None and j.state == "succeeded"]

@@ -320,7 +320,7 @@ def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             store_uri=store_uri, inputs=raw_spec.get("input") or {}, answers=create.answers,
             replay=create.replay, checkpoint=create.checkpoint,
             checkpoint_name=create.checkpoint_name, branch=create.branch,
-            attempt=create.attempt,
+            attempt=create.attempt, code_resources=create.resources,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ tell a failure in user code (an outcome in the store) from a lost pod (no outcom
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from kitaru.runenv import ReplayRequest, RunEnv
@@ -23,6 +24,8 @@ LABEL_CHECKPOINT = f"{GROUP}/checkpoint"
 LABEL_CHECKPOINT_NAME = f"{GROUP}/checkpoint-name"
 LABEL_BRANCH = f"{GROUP}/branch"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+#: Resources the checkpoint's code asked for, on its Job (a retry's pod gets them too).
+ANNOTATION_RESOURCES = f"{GROUP}/code-resources"
 #: The Execution's full name, on the pod (a label value holds 63 characters at most).
 ANNOTATION_EXECUTION = f"{GROUP}/execution-name"
 _MAX_NAME = 63
@@ -72,6 +75,7 @@ def run_job(
     checkpoint_name: str | None = None,
     branch: bool = False,
     attempt: int = 1,
+    code_resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the Job manifest for run ``run`` of an Execution, or for the pod of one of
     its checkpoints (``checkpoint``; ``branch`` for a branch of a fan-out)."""
@@ -89,6 +93,8 @@ def run_job(
         labels[LABEL_BRANCH] = "true"
         labels[LABEL_ATTEMPT] = str(attempt)
     placement = flow_version.placement_of(checkpoint_name if checkpoint else None)
+    # The code may ask for resources; the FlowVersion (the platform team) has the last word.
+    resources = placement.resources or code_resources
     env = RunEnv(
         store=store_uri, execution_id=exec_id, run=run, entrypoint=flow_version.entrypoint,
         flow=flow_version.flow, version=flow_version_name, input=inputs, answers=answers,
@@ -111,11 +117,15 @@ def run_job(
         "automountServiceAccountToken": False,
         "containers": [container],
     }
-    if placement.resources:
-        container["resources"] = placement.resources
+    if resources:
+        container["resources"] = resources
     account = placement.service_account_name or flow_version.service_account_name
     if account:
         pod_spec["serviceAccountName"] = account
+    if flow_version.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": r.name} for r in flow_version.image_pull_secrets]
+    if flow_version.security_context:
+        pod_spec["securityContext"] = flow_version.security_context
     for field, value in (("nodeSelector", placement.node_selector),
                          ("tolerations", placement.tolerations),
                          ("affinity", placement.affinity)):
@@ -124,8 +134,9 @@ def run_job(
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
         "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
-        "template": {"metadata": {"labels": labels,
-                                  "annotations": {ANNOTATION_EXECUTION: execution}},
+        "template": {"metadata": {"labels": {**flow_version.pod_labels, **labels},
+                                  "annotations": {**flow_version.pod_annotations,
+                                                  ANNOTATION_EXECUTION: execution}},
                      "spec": pod_spec},
     }
     deadline = placement.active_deadline_seconds or flow_version.active_deadline_seconds
@@ -139,6 +150,8 @@ def run_job(
                              attempt=attempt),
             "namespace": namespace,
             "labels": labels,
+            "annotations": ({ANNOTATION_RESOURCES: json.dumps(code_resources)}
+                            if code_resources else {}),
             "ownerReferences": [{
                 "apiVersion": API_VERSION, "kind": "Execution", "name": execution,
                 "uid": execution_uid, "controller": True, "blockOwnerDeletion": True,

@@ -112,6 +112,15 @@ class FlowVersionSpec(KubeModel):
     active_deadline_seconds: int | None = Field(
         default=None, ge=1, description="Longest one run pod may run before it is stopped."
     )
+    image_pull_secrets: list[SecretRef] = Field(default_factory=list, description="Secrets "
+                                                "for pulling the images of every pod.")
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Extra labels of "
+                                       "every pod (Kitaru's own labels win).")
+    pod_annotations: dict[str, str] = Field(default_factory=dict, description="Extra "
+                                            "annotations of every pod.")
+    security_context: dict[str, Any] | None = Field(
+        default=None, description="Pod securityContext of every pod.",
+        json_schema_extra=ANY_JSON)
     checkpoint_runtime: Literal["isolated", "inline"] = Field(
         default="isolated", description="Runtime of checkpoints whose code names none: "
         "isolated (each runs in a pod of its own) or inline (in the pod running the flow).")

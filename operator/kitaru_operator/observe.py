@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
 from kitaru_operator.cache import CACHE
 from kitaru_operator.jobs import (
+    ANNOTATION_RESOURCES,
     LABEL_ATTEMPT,
     LABEL_BRANCH,
     LABEL_CHECKPOINT,
@@ -160,6 +162,15 @@ def _pod_failure(pod: dict[str, Any]) -> tuple[str, RunReport | None] | None:
     return None
 
 
+def _code_resources(job: dict[str, Any]) -> dict[str, Any] | None:
+    text = (job["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCES)
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _ended_pod(namespace: str, job: dict[str, Any]) -> JobState | None:
     """The state of a Job whose pod has ended, before the Job controller says so."""
     pod = CACHE.pod(namespace, job["metadata"]["name"])
@@ -193,7 +204,8 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
         who = {"checkpoint": labels.get(LABEL_CHECKPOINT),
                "checkpoint_name": labels.get(LABEL_CHECKPOINT_NAME),
                "branch": labels.get(LABEL_BRANCH) == "true",
-               "attempt": int(labels.get(LABEL_ATTEMPT, "1")), "name": job["metadata"]["name"]}
+               "attempt": int(labels.get(LABEL_ATTEMPT, "1")), "name": job["metadata"]["name"],
+               "resources": _code_resources(job)}
         failed = any(c.get("type") == "Failed" and c.get("status") == "True"
                      for c in status.get("conditions") or [])
         ended = None if status.get("succeeded") or status.get("failed") or failed else (

@@ -28,6 +28,7 @@ class JobView:
     branch: bool = False  # a branch pod of a fan-out of run ``run`` (not a run itself)
     attempt: int = 1  # a branch pod's attempt at its checkpoint
     name: str = ""  # the Job's name
+    resources: dict[str, Any] | None = None  # resources its checkpoint's code asked for
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class CreateRunJob:
     checkpoint_name: str | None = None
     branch: bool = False
     attempt: int = 1
+    resources: dict[str, Any] | None = None  # what the checkpoint's code asked for
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def set_phase(decision: Decision, phase: Any, obs: Observed, *, reason: str, mes
 
 
 def create_run_job(decision: Decision, obs: Observed, run: int, *,
-                   checkpoint: str | None = None, checkpoint_name: str | None = None) -> None:
+                   checkpoint: str | None = None, checkpoint_name: str | None = None,
+                   resources: dict[str, Any] | None = None) -> None:
     """Add the Job of run ``run``, with the answers accepted so far. Run 1 of a replay
     carries its request (decide() makes no run 1 of a replay before it has one)."""
     status = decision.status
@@ -59,13 +60,16 @@ def create_run_job(decision: Decision, obs: Observed, run: int, *,
     answers = {k: obs.spec.answers[k] for k in status.accepted_answers
                if k in obs.spec.answers}
     decision.add(CreateRunJob(run, answers, obs.replay if run == 1 else None,
-                              checkpoint=checkpoint, checkpoint_name=checkpoint_name))
+                              checkpoint=checkpoint, checkpoint_name=checkpoint_name,
+                              resources=resources))
 
 
 def start_run(decision: Decision, obs: Observed, run: int, *, reason: str, message: str,
-              checkpoint: str | None = None, checkpoint_name: str | None = None) -> None:
+              checkpoint: str | None = None, checkpoint_name: str | None = None,
+              resources: dict[str, Any] | None = None) -> None:
     status = decision.status
-    create_run_job(decision, obs, run, checkpoint=checkpoint, checkpoint_name=checkpoint_name)
+    create_run_job(decision, obs, run, checkpoint=checkpoint, checkpoint_name=checkpoint_name,
+                   resources=resources)
     status.run = run
     status.started_at = status.started_at or obs.now
     status.next_run_after = None

@@ -121,7 +121,8 @@ def defer(ctx: RunContext, call: CallPlan, *, fan_out: bool) -> None:
     """Leave a planned call to a pod of its own (see :mod:`kitaru.dispatch`)."""
     with ctx.lock:
         ctx.dispatch.defer(DispatchedCall(id=call.checkpoint_id, name=call.checkpoint.name,
-                                          seq=call.seq), fan_out=fan_out)
+                                          seq=call.seq, resources=call.checkpoint.resources),
+                           fan_out=fan_out)
     ctx.log_event(f"checkpoint {call.checkpoint_id}: left to a pod of its own")
 
 

@@ -95,6 +95,7 @@ class Checkpoint(Generic[P, R]):
         cache: bool | None = None,
         pickle: bool = False,
         name: str | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         if retries < 0:
             raise KitaruUsageError(f"checkpoint {fn.__name__}: retries must be >= 0, got {retries}")
@@ -110,6 +111,7 @@ class Checkpoint(Generic[P, R]):
         self.runtime = runtime
         self.cache = cache
         self.pickle = pickle
+        self.resources = resources
         self.signature = inspect.signature(fn)
         self.is_async = calls.is_async(fn)
         functools.update_wrapper(self, fn)
@@ -244,6 +246,7 @@ def checkpoint(
     cache: bool | None = None,
     pickle: bool = False,
     name: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], Checkpoint[P, R]]: ...
 
 
@@ -258,6 +261,7 @@ def checkpoint(
     cache: bool | None = None,
     pickle: bool = False,
     name: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> Checkpoint[P, R] | Callable[[Callable[P, R]], Checkpoint[P, R]]:
     """Make a function a checkpoint: its return value is stored and reused on resume.
 
@@ -278,9 +282,13 @@ def checkpoint(
             Off by default; ``None`` takes the flow's setting. A replay root always runs.
         pickle: Allow pickle for return values JSON cannot hold.
         name: The checkpoint's name (default: the function's name).
+        resources: Container resources of its pod on a cluster (Pod API form, e.g.
+            ``{"limits": {"nvidia.com/gpu": "1"}}``); the FlowVersion's placement for the
+            checkpoint wins where it sets any.
     """
     def wrap(f: Callable[P, R]) -> Checkpoint[P, R]:
         return Checkpoint(f, retries=retries, retry_delay=retry_delay, type=type,
-                          runtime=runtime, cache=cache, pickle=pickle, name=name)
+                          runtime=runtime, cache=cache, pickle=pickle, name=name,
+                          resources=resources)
 
     return wrap(fn) if fn is not None else wrap

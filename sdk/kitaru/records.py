@@ -153,6 +153,9 @@ class DispatchedCall(BaseModel):
     id: str = Field(description="The call's checkpoint id.")
     name: str = Field(description="The checkpoint's name (its placement is looked up by it).")
     seq: int = Field(description="The call's position in the flow.")
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Container resources the checkpoint's code asks for "
+        "(@checkpoint(resources=...)); the FlowVersion's placement wins where it has any.")
 
 
 class DispatchRequest(BaseModel):

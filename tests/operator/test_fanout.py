@@ -155,3 +155,44 @@ def test_a_checkpoints_pod_carries_its_placement() -> None:
     labels = job["metadata"]["labels"]
     assert (labels["kitaru.ai/checkpoint"], labels["kitaru.ai/branch"],
             labels["kitaru.ai/attempt"]) == ("score_2", "true", "2")
+
+
+def test_code_resources_apply_unless_the_flow_version_sets_its_own() -> None:
+    asked = {"limits": {"nvidia.com/gpu": "1"}}
+    request = DispatchRequest(calls=[DispatchedCall(id="train", name="train", seq=0,
+                                                    resources=asked)])
+    (create,) = decide(after_dispatch(request)).creates
+    assert create.resources == asked
+
+    def resources(fv: FlowVersionSpec) -> object:
+        job = run_job(namespace="ns", execution="ex-1", execution_uid="u",
+                      exec_id="ns.ex-1.u", run=4, flow_version_name="demo-v2",
+                      flow_version=fv, store_uri="s3://b", inputs={}, answers={},
+                      replay=None, checkpoint="train", checkpoint_name="train",
+                      code_resources=asked)
+        assert json.loads(job["metadata"]["annotations"]["kitaru.ai/code-resources"]) == asked
+        return job["spec"]["template"]["spec"]["containers"][0].get("resources")
+
+    assert resources(FV) == asked
+    platform = FlowVersionSpec.model_validate({
+        **FV.model_dump(by_alias=True, exclude_none=True),
+        "checkpoints": {"train": {"resources": {"limits": {"cpu": "2"}}}}})
+    assert resources(platform) == {"limits": {"cpu": "2"}}  # the platform team's word
+
+
+def test_every_pod_gets_the_flow_versions_pod_template() -> None:
+    fv = FlowVersionSpec.model_validate({
+        **FV.model_dump(by_alias=True, exclude_none=True),
+        "imagePullSecrets": [{"name": "registry"}], "podLabels": {"team": "research"},
+        "podAnnotations": {"cost-center": "42"},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000}})
+    job = run_job(namespace="ns", execution="ex-1", execution_uid="u", exec_id="ns.ex-1.u",
+                  run=1, flow_version_name="demo-v2", flow_version=fv, store_uri="s3://b",
+                  inputs={}, answers={}, replay=None)
+
+    template = job["spec"]["template"]
+    assert template["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    assert template["spec"]["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}
+    assert template["metadata"]["labels"]["team"] == "research"
+    assert template["metadata"]["labels"]["kitaru.ai/run"] == "1"
+    assert template["metadata"]["annotations"]["cost-center"] == "42"
