@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from kitaru_operator import handlers, observe
+from kitaru_operator import apply, observe
 from kitaru_operator.models import GROUP, VERSION, ExecutionStatus
 from kitaru_operator.observed import Decision
 
@@ -41,11 +41,11 @@ def test_a_status_decided_from_a_stale_copy_is_refused(
     custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "executions", "raced",
                                           {"spec": {"cancel": True}})
 
-    with pytest.raises(handlers._ConflictError):
-        handlers._apply(stale, Decision(status=ExecutionStatus(phase="Running", run=1)),
+    with pytest.raises(apply.ConflictError):
+        apply.apply(stale, Decision(status=ExecutionStatus(phase="Running", run=1)),
                         "", {}, None)
 
     fresh = _execution(custom, namespace, "raced")
     assert (fresh.get("status") or {}).get("phase") is None  # nothing was written
-    handlers._apply(fresh, Decision(status=ExecutionStatus(phase="Cancelled")), "", {}, None)
+    apply.apply(fresh, Decision(status=ExecutionStatus(phase="Cancelled")), "", {}, None)
     assert _execution(custom, namespace, "raced")["status"]["phase"] == "Cancelled"

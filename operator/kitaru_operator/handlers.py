@@ -4,11 +4,8 @@ Reconcile is level-triggered: any event on an Execution or on one of its run Job
 periodic resync, read the current state afresh and apply ``decide()``'s answer.
 Reconciles of one Execution never overlap inside this process (triggers that arrive
 meanwhile are coalesced into one more pass); across operator restarts, deterministic Job
-names keep every action idempotent.
-
-Order of writes: status first, then the Job. If the operator dies in between, the next
-reconcile sees a run number in status with no Job and no claim in the store, and makes
-the Job; it can never make two Jobs for one run.
+names keep every action idempotent. Applying a decision lives in
+:mod:`kitaru_operator.apply`.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from pydantic import ValidationError
 from kitaru.errors import KitaruError, StoreError, StoreUnavailableError
 from kitaru.runenv import ReplayRequest
 from kitaru_operator import metrics
+from kitaru_operator.apply import ConflictError, apply, post_event
 from kitaru_operator.cache import CACHE
 from kitaru_operator.decisions import (
     current_run,
@@ -39,8 +37,6 @@ from kitaru_operator.jobs import (
     ANNOTATION_EXECUTION,
     LABEL_EXECUTION,
     LABEL_RUN,
-    job_name,
-    run_job,
 )
 from kitaru_operator.models import (
     GROUP,
@@ -48,7 +44,6 @@ from kitaru_operator.models import (
     VERSION,
     ExecutionSpec,
     ExecutionStatus,
-    FlowVersionSpec,
 )
 from kitaru_operator.observe import (
     api,
@@ -57,13 +52,12 @@ from kitaru_operator.observe import (
     list_jobs,
     newest_run,
     open_run_store,
-    plain,
     resolve_flow_version,
     run_jobs,
     run_view,
     store_options,
 )
-from kitaru_operator.observed import Decision, Observed, StoreFault
+from kitaru_operator.observed import Observed, StoreFault
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
@@ -173,10 +167,6 @@ def stop(**_: Any) -> None:
     _stopping.set()
 
 
-class _ConflictError(Exception):
-    """The Execution changed after it was read: the decision is redone on a fresh read."""
-
-
 def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
     """Read the Execution's world, decide, and apply the decision.
 
@@ -199,7 +189,7 @@ def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
                 _reconcile(namespace, name, refresh)
                 logger.debug("execution %s/%s reconciled in %.0f ms", namespace, name,
                              (time.perf_counter() - start) * 1000)
-            except _ConflictError:
+            except ConflictError:
                 metrics.CONFLICTS.inc()
                 _reread(namespace, name)
                 continue
@@ -239,7 +229,7 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
         spec = ExecutionSpec.model_validate(raw_spec)
         status = ExecutionStatus.model_validate(obj.get("status") or {})
     except ValidationError as exc:
-        _post(obj, "Warning", "InvalidSpec", f"Execution {name}: {exc.errors()[0]['msg']}")
+        post_event(obj, "Warning", "InvalidSpec", f"Execution {name}: {exc.errors()[0]['msg']}")
         return
     fv_name, fv, resolve_error = resolve_flow_version(custom, namespace, raw_spec,
                                                       status.flow_version)
@@ -269,7 +259,9 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
         store_run=store_run, store_read=store_read, store_fault=store_fault,
         store_uri=store_uri, execution_id=exec_id, replay=replay, replay_error=replay_error,
     ))
-    _apply(obj, decision, store_uri, raw_spec, fv)
+    apply(obj, decision, store_uri, raw_spec, fv)
+    if decision.requeue_after is not None:
+        _schedule(namespace, name, decision.requeue_after)
 
 
 def _store_fault(store_uri: str, exc: StoreError) -> StoreFault:
@@ -296,76 +288,6 @@ def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, 
     return bodies
 
 
-def _apply(obj: dict[str, Any], decision: Decision, store_uri: str,
-           raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
-    """Apply a decision: delete Jobs, write the status, create Jobs, post Events."""
-    namespace = obj["metadata"]["namespace"]
-    name = obj["metadata"]["name"]
-    batch = client.BatchV1Api(api())
-    for job in decision.deletes:
-        try:
-            batch.delete_namespaced_job(job.name or job_name(name, job.run), namespace,
-                                        propagation_policy="Background")
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-    _write_status(obj, decision)
-    for create in decision.creates:
-        if fv is None:  # decide() creates runs only with a FlowVersion at hand
-            break
-        manifest = run_job(
-            namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
-            exec_id=decision.status.execution_id or "", run=create.run,
-            flow_version_name=decision.status.flow_version or "", flow_version=fv,
-            store_uri=store_uri, inputs=raw_spec.get("input") or {}, answers=create.answers,
-            replay=create.replay, checkpoint=create.checkpoint,
-            checkpoint_name=create.checkpoint_name, branch=create.branch,
-            attempt=create.attempt, code_resources=create.resources,
-        )
-        try:
-            created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
-            metrics.JOBS_CREATED.inc()
-            CACHE.put_job(name, plain(created))
-        except ApiException as exc:
-            if exc.status != 409:  # already made by an earlier reconcile: idempotent
-                raise
-    for event in decision.events:
-        _post(obj, event.type, event.reason, event.message)
-    if decision.requeue_after is not None:
-        _schedule(namespace, name, decision.requeue_after)
-
-
-def _write_status(obj: dict[str, Any], decision: Decision) -> None:
-    namespace = obj["metadata"]["namespace"]
-    name = obj["metadata"]["name"]
-    new_status = decision.status.model_dump(by_alias=True, mode="json")
-    old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
-    # A null in a merge patch deletes the field, so the stored status never holds nulls:
-    # compare without them, or every pass would write (and wake every watcher) again.
-    if _without_nulls(new_status) == _without_nulls(old_status):
-        return
-    # The write names the version it was decided from: if the Execution changed since
-    # (a cached copy behind the API), it is refused and the decision is redone.
-    try:
-        updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "executions", name,
-            {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-             "status": new_status})
-    except ApiException as exc:
-        if exc.status == 409:
-            raise _ConflictError from None
-        raise
-    CACHE.put_execution(cast(dict[str, Any], updated))
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 def _replay_source(namespace: str,
                    replay: dict[str, Any]) -> tuple[ReplayRequest | None, str | None]:
     """Return (the replay request for run 1, None) or (None, why it cannot be made yet)."""
@@ -383,29 +305,6 @@ def _replay_source(namespace: str,
     return ReplayRequest(source=source_id, at=replay.get("from"),
                          overrides=replay.get("overrides") or {},
                          skip=replay.get("skip") or []), None
-
-
-def _post(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
-    # Posted with the plain client (not kopf.event): reconciles also run from the resync
-    # and requeue threads, outside kopf's context.
-    meta = obj["metadata"]
-    now = SETTINGS.clock()
-    try:
-        client.CoreV1Api(api()).create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
-                               "kind": "Execution", "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta["uid"],
-                               "resourceVersion": meta.get("resourceVersion")},
-            "type": kind, "reason": reason, "message": message[:1024],
-            "source": {"component": "kitaru-operator"},
-            "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
-        })
-    except ApiException as exc:
-        logger.warning("cannot post event %s on %s: %s", reason, meta["name"], exc.reason)
-    log = logger.warning if kind == "Warning" else logger.info
-    log("execution %s/%s: %s: %s", obj["metadata"]["namespace"], obj["metadata"]["name"],
-        reason, message)
 
 
 def _schedule(namespace: str, name: str, delay: float) -> None:

@@ -1,0 +1,120 @@
+"""Applying a decision to the cluster: Jobs deleted, status written, Jobs created, Events.
+
+Order of writes: status first, then the Job. If the operator dies in between, the next
+reconcile sees a run number in status with no Job and no claim in the store, and makes
+the Job; it can never make two Jobs for one run (Job names are deterministic, so a
+repeated create is refused with 409 and ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kitaru_operator import metrics
+from kitaru_operator.cache import CACHE
+from kitaru_operator.jobs import job_name, run_job
+from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
+from kitaru_operator.observe import api, plain
+from kitaru_operator.observed import Decision
+from kitaru_operator.settings import SETTINGS
+
+logger = logging.getLogger("kitaru_operator")
+
+
+class ConflictError(Exception):
+    """The Execution changed after it was read: the decision is redone on a fresh read."""
+
+
+def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
+           raw_spec: dict[str, Any], fv: FlowVersionSpec | None) -> None:
+    """Apply a decision: delete Jobs, write the status, create Jobs, post Events."""
+    namespace = obj["metadata"]["namespace"]
+    name = obj["metadata"]["name"]
+    batch = client.BatchV1Api(api())
+    for job in decision.deletes:
+        try:
+            batch.delete_namespaced_job(job.name or job_name(name, job.run), namespace,
+                                        propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    _write_status(obj, decision)
+    for create in decision.creates:
+        if fv is None:  # decide() creates runs only with a FlowVersion at hand
+            break
+        manifest = run_job(
+            namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
+            exec_id=decision.status.execution_id or "", run=create.run,
+            flow_version_name=decision.status.flow_version or "", flow_version=fv,
+            store_uri=store_uri, inputs=raw_spec.get("input") or {}, answers=create.answers,
+            replay=create.replay, checkpoint=create.checkpoint,
+            checkpoint_name=create.checkpoint_name, branch=create.branch,
+            attempt=create.attempt, code_resources=create.resources,
+        )
+        try:
+            created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
+            metrics.JOBS_CREATED.inc()
+            CACHE.put_job(name, plain(created))
+        except ApiException as exc:
+            if exc.status != 409:  # already made by an earlier reconcile: idempotent
+                raise
+    for event in decision.events:
+        post_event(obj, event.type, event.reason, event.message)
+
+
+def _write_status(obj: dict[str, Any], decision: Decision) -> None:
+    namespace = obj["metadata"]["namespace"]
+    name = obj["metadata"]["name"]
+    new_status = decision.status.model_dump(by_alias=True, mode="json")
+    old_status = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
+    # A null in a merge patch deletes the field, so the stored status never holds nulls:
+    # compare without them, or every pass would write (and wake every watcher) again.
+    if _without_nulls(new_status) == _without_nulls(old_status):
+        return
+    # The write names the version it was decided from: if the Execution changed since
+    # (a cached copy behind the API), it is refused and the decision is redone.
+    try:
+        updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, "executions", name,
+            {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+             "status": new_status})
+    except ApiException as exc:
+        if exc.status == 409:
+            raise ConflictError from None
+        raise
+    CACHE.put_execution(cast(dict[str, Any], updated))
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    # Posted with the plain client (not kopf.event): reconciles also run from the resync
+    # and requeue threads, outside kopf's context.
+    meta = obj["metadata"]
+    now = SETTINGS.clock()
+    try:
+        client.CoreV1Api(api()).create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
+                               "kind": "Execution", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta["uid"],
+                               "resourceVersion": meta.get("resourceVersion")},
+            "type": kind, "reason": reason, "message": message[:1024],
+            "source": {"component": "kitaru-operator"},
+            "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
+        })
+    except ApiException as exc:
+        logger.warning("cannot post event %s on %s: %s", reason, meta["name"], exc.reason)
+    log = logger.warning if kind == "Warning" else logger.info
+    log("execution %s/%s: %s: %s", obj["metadata"]["namespace"], obj["metadata"]["name"],
+        reason, message)
