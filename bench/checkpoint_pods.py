@@ -50,48 +50,42 @@ AGENT_IMPORTS = ["python", "-c", "import boto3, kitaru.runtime"]
 class PodsBench(Bench):
     """The cluster, store and operator, with FlowVersions of both runtimes."""
 
+    def __init__(self, kubeconfig: str, s3: emulators.Emulator, workdir: Path) -> None:
+        super().__init__(kubeconfig, s3, workdir)
+        self.versions: set[str] = set()
+
     def setup_versions(self) -> None:
         for runtime in ("isolated", "inline"):
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                        "flowversions", {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
-                "metadata": {"name": f"empty-{runtime}"},
-                "spec": {"flow": f"empty-{runtime}", "version": 1, "image": "kitaru-agent:dev",
-                         "entrypoint": "tests.sdk.sample_flows:empty_steps",
-                         "checkpointRuntime": runtime, "parallelism": 50,
-                         "env": [{"name": "PYTHONPATH", "value": str(ROOT)}],
-                         "store": {"uri": self.store_uri,
-                                   "credentialsSecret": {"name": "store-credentials"}}}})
+            for entry in ("empty_steps", "empty_fan"):
+                self.flow_version(runtime, entry)
 
     def run_flow(self, runtime: str, entry: str, count: int) -> float:
         """Seconds from creating an Execution to its Succeeded phase."""
         name = f"{entry.replace('_', '-')}-{runtime}-{uuid.uuid4().hex[:5]}"
         body: dict[str, Any] = {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "Execution", "metadata": {"name": name},
-            "spec": {"flowVersion": f"empty-{runtime}", "input": {"count": count}}}
-        if entry != "empty_steps":  # same FlowVersion, another flow of the same module
-            body["spec"]["flowVersion"] = self._version_for(runtime, entry)
+            "spec": {"flowVersion": self.flow_version(runtime, entry),
+                     "input": {"count": count}}}
         start = time.perf_counter()
         self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                     body)
         _wait(lambda: self.phase(name) == "Succeeded", 600, f"{name} to succeed")
         return time.perf_counter() - start
 
-    def _version_for(self, runtime: str, entry: str) -> str:
+    def flow_version(self, runtime: str, entry: str) -> str:
+        """The name of the FlowVersion running ``entry`` with ``runtime`` (made once)."""
         name = f"{entry.replace('_', '-')}-{runtime}"
-        existing: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                                  "flowversions")
-        if not any(i["metadata"]["name"] == name for i in existing["items"]):
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                        "flowversions", {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
-                "metadata": {"name": name},
-                "spec": {"flow": name, "version": 1, "image": "kitaru-agent:dev",
-                         "entrypoint": f"tests.sdk.sample_flows:{entry}",
-                         "checkpointRuntime": runtime, "parallelism": 50,
-                         "env": [{"name": "PYTHONPATH", "value": str(ROOT)}],
-                         "store": {"uri": self.store_uri,
-                                   "credentialsSecret": {"name": "store-credentials"}}}})
+        if name in self.versions:
+            return name
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "flowversions", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion", "metadata": {"name": name},
+            "spec": {"flow": name, "version": 1, "image": "kitaru-agent:dev",
+                     "entrypoint": f"tests.sdk.sample_flows:{entry}",
+                     "checkpointRuntime": runtime, "parallelism": 50,
+                     "env": [{"name": "PYTHONPATH", "value": str(ROOT)}],
+                     "store": {"uri": self.store_uri,
+                               "credentialsSecret": {"name": "store-credentials"}}}})
+        self.versions.add(name)
         return name
 
     def bare_jobs(self, count: int, command: list[str]) -> float:

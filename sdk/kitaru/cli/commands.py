@@ -48,6 +48,16 @@ def _failure(info: ExecutionInfo) -> KitaruError:
     )
 
 
+def _wait_name(args: argparse.Namespace, client: KitaruClient) -> str:
+    """The wait named by ``--wait``, else the one the execution is stopped at."""
+    if args.wait is not None:
+        return str(args.wait)
+    pending = client.executions.pending_waits(args.exec_id)
+    if not pending:
+        raise KitaruError(f"execution {args.exec_id} is not waiting for input")
+    return pending[0].name
+
+
 def run(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru run``: run a flow in this process until it ends or waits."""
     inputs = _json_arg(args.input, "--input") if args.input else {}
@@ -104,12 +114,7 @@ def logs(args: argparse.Namespace, client: KitaruClient) -> int:
 
 def abort_wait(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru executions abort-wait``: the flow's wait() raises; the execution goes on."""
-    wait = args.wait
-    if wait is None:
-        pending = client.executions.pending_waits(args.exec_id)
-        if not pending:
-            raise KitaruError(f"execution {args.exec_id} is not waiting for input")
-        wait = pending[0].name
+    wait = _wait_name(args, client)
     handle = client.executions.abort_wait(args.exec_id, wait=wait)
     info = client.executions.get(handle.exec_id)
     _emit(args, info, f"{info.exec_id}: wait {wait!r} aborted; run {info.runs} started")
@@ -153,12 +158,7 @@ def artifacts_get(args: argparse.Namespace, client: KitaruClient) -> int:
 def answer(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru executions input``: answer a wait; the next run starts at once."""
     value = _json_arg(args.value, "--value")
-    wait = args.wait
-    if wait is None:
-        pending = client.executions.pending_waits(args.exec_id)
-        if not pending:
-            raise KitaruError(f"execution {args.exec_id} is not waiting for input")
-        wait = pending[0].name
+    wait = _wait_name(args, client)
     handle = client.executions.input(args.exec_id, wait=wait, value=value)
     info = client.executions.get(handle.exec_id)
     _emit(args, info, f"{info.exec_id}: answer to {wait!r} accepted; run {info.runs} started")
