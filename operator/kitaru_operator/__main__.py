@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-format", choices=["json", "text"], default="json")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
     parser.add_argument("--resync-seconds", type=float)
+    parser.add_argument("--liveness", metavar="URL",
+                        help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     args = parser.parse_args(argv)
     if args.all_namespaces:
         SETTINGS.namespaces = []
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import kitaru_operator.handlers  # noqa: F401  (registers the handlers with kopf)
 
     kopf.run(standalone=True, clusterwide=not SETTINGS.namespaces,
-             namespaces=SETTINGS.namespaces)
+             namespaces=SETTINGS.namespaces, liveness_endpoint=args.liveness)
     return 0
 
 

@@ -28,6 +28,8 @@ from kitaru_operator.models import (
 )
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
+#: The Helm chart renders the same files (Helm cannot read outside its chart folder).
+CHART_CRD_DIR = Path(__file__).resolve().parents[2] / "helm" / "kitaru" / "files" / "crds"
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -238,21 +240,24 @@ def render(manifest: dict[str, Any] | list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write ``crds/`` (or, with ``--check``, fail when it differs from the models)."""
+    """Write ``crds/`` and the chart's copy (or, with ``--check``, fail when either differs
+    from the models)."""
     parser = argparse.ArgumentParser(prog="python -m kitaru_operator.crdgen")
     parser.add_argument("--check", action="store_true", help="fail when crds/ is stale")
     parser.add_argument("--out", type=Path, default=CRD_DIR)
     args = parser.parse_args(argv)
     stale = []
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, crd in all_crds().items():
-        path = args.out / name
-        text = render(crd)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path))
-        else:
-            path.write_text(text)
+    folders = [args.out, CHART_CRD_DIR] if args.out == CRD_DIR else [args.out]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, crd in all_crds().items():
+            path = folder / name
+            text = render(crd)
+            if args.check:
+                if not path.exists() or path.read_text() != text:
+                    stale.append(str(path))
+            else:
+                path.write_text(text)
     if stale:
         print(f"crds/ is out of date with the models: {', '.join(stale)}; run "
               "python -m kitaru_operator.crdgen", file=sys.stderr)

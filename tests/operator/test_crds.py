@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from kitaru_operator.crdgen import CRD_DIR, all_crds, main, render
+from kitaru_operator.crdgen import CHART_CRD_DIR, CRD_DIR, all_crds, main, render
 
 
 def test_committed_crds_match_the_models() -> None:
@@ -14,6 +14,12 @@ def test_committed_crds_match_the_models() -> None:
         committed = (CRD_DIR / name).read_text()
         assert committed == render(crd), (
             f"crds/{name} is stale: run python -m kitaru_operator.crdgen")
+
+
+def test_the_helm_chart_renders_the_same_crds() -> None:
+    for name in all_crds():
+        assert (CHART_CRD_DIR / name).read_text() == (CRD_DIR / name).read_text(), (
+            f"helm/kitaru/files/crds/{name} is stale: run python -m kitaru_operator.crdgen")
 
 
 def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
