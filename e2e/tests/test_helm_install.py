@@ -35,6 +35,8 @@ def test_the_helm_installed_operator_runs_waits_and_retries_in_cluster(  # noqa:
     del crds  # applied by the suite: the release leaves them alone (crds.install=false)
     counters = tmp_path / "counters"
     counters.mkdir()
+    scratch = tmp_path / "operator-tmp"
+    scratch.mkdir()
     client.CoreV1Api(k8s_api).create_namespaced_secret(namespace, {  # type: ignore[arg-type]
         "metadata": {"name": "store-credentials"},
         "stringData": {"AWS_ENDPOINT_URL": s3.endpoint, **AWS_ENV}})
@@ -55,7 +57,9 @@ def test_the_helm_installed_operator_runs_waits_and_retries_in_cluster(  # noqa:
          "--set", "store.credentialsSecret=store-credentials", "--set", "logFormat=text",
          "--set", "resyncSeconds=2",
          "--set", f"metrics.port={emulators.free_port()}",
-         "--set", f"healthPort={emulators.free_port()}")
+         "--set", f"healthPort={emulators.free_port()}",
+         # The process kubelet binds volumes over host paths: /tmp may hold this checkout.
+         "--set", f"tmpMountPath={scratch}")
 
     def operator_pod() -> dict[str, Any] | None:
         pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l",
