@@ -70,6 +70,12 @@ def test_the_helm_installed_operator_runs_waits_and_retries_in_cluster(  # noqa:
     pod = wait_until(operator_pod, timeout=120, what="the operator pod to run")
     assert pod["spec"]["serviceAccountName"] == "kitaru"
     agents = Agents(namespace, k8s_api, kubectl, counters, s3.endpoint)
+    # Another team's namespace, not watched: its Execution must be left alone.
+    other = f"{namespace[:50]}-team-b"
+    kubectl("create", "namespace", other)
+    elsewhere = Agents(other, k8s_api, kubectl, counters, s3.endpoint)
+    elsewhere.apply(elsewhere.flow_version("approval-v1", f"{SAMPLE}:approval_flow"))
+    elsewhere.apply(elsewhere.execution("ask-b", "approval-v1", input={"topic": "moss"}))
     try:
         agents.apply(agents.flow_version("approval-v1", f"{SAMPLE}:approval_flow"))
         agents.apply(agents.execution("ask-1", "approval-v1", input={"topic": "kelp"}))
@@ -88,11 +94,14 @@ def test_the_helm_installed_operator_runs_waits_and_retries_in_cluster(  # noqa:
         run_pods = [p for p in agents.pods()
                     if (p["metadata"].get("labels") or {}).get("kitaru.ai/execution")]
         assert all(p["spec"].get("automountServiceAccountToken") is False for p in run_pods)
+        assert elsewhere.get("ask-b").get("status") is None  # never reconciled
+        assert elsewhere.pods() == []
     except BaseException:
         log = pod_log(namespace, pod["metadata"]["name"], "operator")
         print(f"--- operator pod log ---\n{log[-6000:]}")
         raise
 
+    kubectl("delete", "namespace", other, "--wait=false")
     helm("uninstall", "kitaru", "--namespace", namespace)
     wait_until(lambda: operator_pod() is None, timeout=60, what="the operator pod to go")
     assert agents.phase("ask-1") == "Succeeded"  # an uninstall leaves Executions
