@@ -12,19 +12,13 @@ import signal
 import time
 from pathlib import Path
 
+from tests.sdk.test_dispatch import pids
+
 from operator_fixtures import Agents, OperatorProcess
 from polling import wait_until
 
 SAMPLE = "tests.sdk.sample_flows"
 EXPECTED = {"first": 10, "second": 20, "inline": 21, "squares": [0, 1, 4, 9]}
-
-
-def _pids(counters: Path) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for line in (counters / "pids").read_text().splitlines():
-        what, pid = line.split()
-        found.setdefault(what, []).append(int(pid))
-    return found
 
 
 def _spans(counters: Path) -> dict[int, tuple[float, float]]:
@@ -68,7 +62,7 @@ def test_each_isolated_checkpoint_runs_in_its_own_pod_and_branches_overlap(
 
     info = agents.store_client().executions.get(agents.get("pods-1")["status"]["executionId"])
     assert info.output == EXPECTED
-    ran = _pids(agents.counters)
+    ran = pids(agents.counters)
     bodies = {k: v for k, v in ran.items() if k != "flow"}
     assert all(len(v) == 1 for v in bodies.values()), bodies  # each body ran once
     isolated = [v[0] for k, v in bodies.items() if k != "inline_step"]
@@ -102,7 +96,7 @@ def test_a_killed_branch_pod_is_retried_and_finished_branches_do_not_rerun(
     status = agents.wait_phase("pods-2", "Succeeded", timeout=240)["status"]
     info = agents.store_client().executions.get(status["executionId"])
     assert info.output == EXPECTED
-    ran = _pids(agents.counters)
+    ran = pids(agents.counters)
     assert len(ran["iso_branch_2"]) == 2  # killed once, then finished in a new pod
     assert all(len(ran[f"iso_branch_{i}"]) == 1 for i in (0, 1, 3))
     assert status["infraRetries"] == 1
@@ -148,6 +142,6 @@ def test_an_operator_restarted_while_branch_pods_run_makes_no_duplicates(
     status = agents.wait_phase("pods-3", "Succeeded", timeout=240)["status"]
     info = agents.store_client().executions.get(status["executionId"])
     assert info.output == EXPECTED
-    assert all(len(v) == 1 for k, v in _pids(agents.counters).items() if k != "flow")
+    assert all(len(v) == 1 for k, v in pids(agents.counters).items() if k != "flow")
     started = [e["message"] for e in agents.events("CheckpointPodStarted")]
     assert len(started) == len(set(started)) == 6  # no checkpoint pod made twice

@@ -144,9 +144,8 @@ def execute(ctx: RunContext, call: CallPlan) -> Executed:
             continue
         finally:
             leave_scope(token)
-        ctx.log_event(f"checkpoint {call.checkpoint_id}: ran in "
-                      f"{time.perf_counter() - start:.3f} s")
-        return Executed(value, attempt, started, scope.metadata)
+        return _ran(ctx, call, value, attempt=attempt, started=started, start=start,
+                    scope=scope)
 
 
 async def execute_async(ctx: RunContext, call: CallPlan) -> Executed:
@@ -167,9 +166,15 @@ async def execute_async(ctx: RunContext, call: CallPlan) -> Executed:
             continue
         finally:
             leave_scope(token)
-        ctx.log_event(f"checkpoint {call.checkpoint_id}: ran in "
-                      f"{time.perf_counter() - start:.3f} s")
-        return Executed(value, attempt, started, scope.metadata)
+        return _ran(ctx, call, value, attempt=attempt, started=started, start=start,
+                    scope=scope)
+
+
+def _ran(ctx: RunContext, call: CallPlan, value: Any, *, attempt: int, started: datetime,
+         start: float, scope: CheckpointScope) -> Executed:
+    ctx.log_event(f"checkpoint {call.checkpoint_id}: ran in "
+                  f"{time.perf_counter() - start:.3f} s")
+    return Executed(value, attempt, started, scope.metadata)
 
 
 def _failed(ctx: RunContext, call: CallPlan, attempt: int, exc: Exception) -> float:

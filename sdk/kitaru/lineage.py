@@ -100,8 +100,9 @@ class LineageTracker:
         Args:
             source: Where the value came from.
             value: The value handed out.
-            digest: The sha256 of its stored form, when known.
-            size: The size of its stored form, when known (saves encoding it again).
+            digest: The sha256 of its stored form, when known: a stored value's, or
+                :func:`content_digest`'s (None for a value too small to match).
+            size: The size of its stored form, with a stored value's digest.
         """
         for item in _walk(value):
             if _shared(item):
@@ -113,8 +114,8 @@ class LineageTracker:
         if isinstance(value, (str, bytes)):
             self._digest_of.setdefault(id(value), digest)
             self._alive.append(value)
-        big = (size >= MIN_MATCH_BYTES if size is not None
-               else content_digest(value) is not None)
+        # Without a size the digest is content_digest's, given only to big values.
+        big = size is None or size >= MIN_MATCH_BYTES
         if big and not _shared(value) and not isinstance(value, (int, float)):
             self._by_digest.setdefault(digest, source)
 

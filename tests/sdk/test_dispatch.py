@@ -25,9 +25,12 @@ EXEC = "pods-1"
 
 
 def pod(store_uri: str, tmp_path: Path, run: int, *, checkpoints: list[str] | None = None,
-        branch: bool = False) -> subprocess.Popen[str]:
-    env = RunEnv(store=store_uri, execution_id=EXEC, run=run,
-                 entrypoint="tests.sdk.sample_flows:pods_flow", input={"width": 4},
+        branch: bool = False, execution: str = EXEC, entrypoint: str = "pods_flow",
+        inputs: dict[str, Any] | None = None) -> subprocess.Popen[str]:
+    """A run pod (or branch pod) of ``tests.sdk.sample_flows:<entrypoint>``."""
+    env = RunEnv(store=store_uri, execution_id=execution, run=run,
+                 entrypoint=f"tests.sdk.sample_flows:{entrypoint}",
+                 input={"width": 4} if inputs is None else inputs,
                  checkpoint_runtime="isolated", checkpoints=checkpoints or [], branch=branch)
     label = "-".join(checkpoints or ["run"])
     environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
@@ -116,16 +119,8 @@ def test_gathered_async_isolated_checkpoints_become_branch_pods(
 ) -> None:
     def start(run: int, checkpoints: list[str] | None = None,
               branch: bool = False) -> subprocess.Popen[str]:
-        env = RunEnv(store=store_uri, execution_id="gather-1", run=run,
-                     entrypoint="tests.sdk.sample_flows:gather_pods",
-                     checkpoint_runtime="isolated", checkpoints=checkpoints or [],
-                     branch=branch)
-        label = "-".join(checkpoints or ["run"])
-        environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
-                   "KITARU_TERMINATION_LOG": str(tmp_path / f"report-{run}-{label}")}
-        return subprocess.Popen([sys.executable, "-m", "kitaru.runtime"], cwd=ROOT,
-                                env=environ, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        return pod(store_uri, tmp_path, run, checkpoints=checkpoints, branch=branch,
+                   execution="gather-1", entrypoint="gather_pods", inputs={})
 
     assert finish(start(1), tmp_path, 1).outcome == "dispatch"
     journal = ExecutionStore(open_store(store_uri), "gather-1")

@@ -11,14 +11,11 @@ from pathlib import Path
 
 from kitaru import KitaruClient
 from kitaru.journal import ExecutionStore
+from kitaru.status import ExecutionInfo
 from kitaru.stores import open_store
+from tests.sdk.test_crash_and_retry import _RUN_THREE_STEPS, _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-_RUN_THREE_STEPS = """
-from tests.sdk.sample_flows import three_steps
-print(three_steps.run().exec_id, flush=True)
-"""
 
 
 def _until(check: object, timeout: float = 20.0) -> None:
@@ -28,14 +25,20 @@ def _until(check: object, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def _three_steps_blocked(counters: Path) -> tuple[subprocess.Popen[str], ExecutionInfo]:
+    """Start three_steps in a process of its own; return once its step 2 is blocked."""
+    proc = subprocess.Popen([sys.executable, "-c", _RUN_THREE_STEPS], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    _wait_for(counters / "gate-slow-started")
+    (running,) = KitaruClient().executions.list()
+    return proc, running
+
+
 def test_a_sigkilled_runs_log_is_readable_up_to_the_kill(
     store_uri: str, counters: Path
 ) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _RUN_THREE_STEPS], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
-    _until((counters / "gate-slow-started").exists)
+    proc, running = _three_steps_blocked(counters)
     client = KitaruClient()
-    (running,) = client.executions.list()
 
     # While the run is going (blocked in its second checkpoint), its log is in the store.
     _until(lambda: "checkpoint slow_step: ran in" in client.executions.logs(running.exec_id))
@@ -53,11 +56,8 @@ def test_a_sigkilled_runs_log_is_readable_up_to_the_kill(
 def test_following_a_live_run_shows_its_log_as_it_goes_then_stops(
     store_uri: str, counters: Path
 ) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _RUN_THREE_STEPS], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
-    _until((counters / "gate-slow-started").exists)
+    proc, running = _three_steps_blocked(counters)
     client = KitaruClient()
-    (running,) = client.executions.list()
     seen: list[str] = []
 
     def release_once_following(_: float) -> None:

@@ -139,9 +139,8 @@ def artifacts_list(args: argparse.Namespace, client: KitaruClient) -> int:
 def artifacts_get(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru artifacts get``: a checkpoint's stored value (or a saved artifact's), as
     JSON read without the flow's code; text output prints a string as it is."""
-    found = {a.name: a for a in client.artifacts.list(args.exec_id) if a.kind == "checkpoint"}
-    found.update({f"artifacts/{a.name}": a for a in client.artifacts.list(args.exec_id)
-                  if a.kind == "saved"})
+    found = {a.name if a.kind == "checkpoint" else f"artifacts/{a.name}": a
+             for a in client.artifacts.list(args.exec_id)}
     artifact = found.get(args.name) or found.get(f"artifacts/{args.name}")
     if artifact is None:
         known = ", ".join(sorted(found)) or "none yet"
