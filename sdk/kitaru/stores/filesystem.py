@@ -9,8 +9,8 @@ any point leaves at most an orphaned temporary file under ``.tmp/``, never a par
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -34,8 +34,10 @@ class FilesystemStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
         super().__init__(self.root.as_uri())
-        self._tmp = self.root / _TMP_DIR
-        self._known_dirs: set[Path] = set()
+        # Plain strings on the write path: pathlib costs more than the syscalls here.
+        self._root = str(self.root)
+        self._tmp = os.path.join(self._root, _TMP_DIR)
+        self._known_dirs: set[str] = set()
         self._tmp_ready = False
 
     @classmethod
@@ -58,19 +60,19 @@ class FilesystemStore(ObjectStore):
     def _path(self, key: str) -> Path:
         return self.root / key
 
-    def _ensure_dir(self, directory: Path) -> None:
+    def _ensure_dir(self, directory: str) -> None:
         if directory not in self._known_dirs:
-            directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)
             self._known_dirs.add(directory)
 
     def _write(self, key: str, data: Data, *, overwrite: bool) -> bool:
-        target = self._path(key)
-        tmp = self._tmp / uuid.uuid4().hex
+        target = f"{self._root}/{key}"
+        tmp = f"{self._tmp}/{os.urandom(16).hex()}"
         try:
             if not self._tmp_ready:  # made by the first write, never by a read
                 self._ensure_dir(self._tmp)
                 self._tmp_ready = True
-            self._ensure_dir(target.parent)
+            self._ensure_dir(os.path.dirname(target))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 if isinstance(data, (bytes, bytearray, memoryview)):
@@ -100,11 +102,12 @@ class FilesystemStore(ObjectStore):
             raise StoreError(f"{self.describe(key)}: write failed: {exc.strerror}") from exc
         finally:
             if not overwrite:
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
     def _open(self, key: str) -> BinaryIO:
         try:
-            return open(self._path(key), "rb")
+            return open(f"{self._root}/{key}", "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise ObjectNotFoundError(f"{self.describe(key)}: no such object") from exc
         except PermissionError as exc:
