@@ -19,13 +19,15 @@ import functools
 import inspect
 import itertools
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from kitaru import calls
 from kitaru.context import RunContext, current_run, current_scope
 from kitaru.errors import KitaruContextError, KitaruUsageError
 from kitaru.journal import check_name
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +61,8 @@ class CheckpointFuture(Generic[R]):
     def finished(cls, checkpoint_id: str, value: Any = None,
                  error: BaseException | None = None) -> CheckpointFuture[Any]:
         """A future that is already done."""
+        from concurrent.futures import Future  # imported when a run first needs one
+
         future: Future[Any] = Future()
         if error is not None:
             future.set_exception(error)
@@ -71,6 +75,8 @@ class _DeferredFuture(CheckpointFuture[R]):
     """A call left to a pod of its own: asking for its result ends this run."""
 
     def __init__(self, ctx: RunContext, checkpoint_id: str) -> None:
+        from concurrent.futures import Future
+
         super().__init__(checkpoint_id, Future())
         self._ctx = ctx
 
@@ -184,6 +190,8 @@ class Checkpoint(Generic[P, R]):
         if max_concurrency is not None and max_concurrency < 1:
             raise KitaruUsageError(f"checkpoint {self.name!r}: max_concurrency must be >= 1, "
                                    f"got {max_concurrency}")
+        from concurrent.futures import ThreadPoolExecutor
+
         pool = (ThreadPoolExecutor(max_concurrency, thread_name_prefix=f"kitaru-{self.name}")
                 if max_concurrency is not None else ctx.pool())
         try:

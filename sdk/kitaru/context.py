@@ -14,17 +14,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruContextError
 from kitaru.journal import ExecutionStore
 from kitaru.lineage import LineageTracker
 from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, ReusableRecord, utcnow
+
+if TYPE_CHECKING:  # concurrent.futures is imported when a run first needs a pool
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 logger = logging.getLogger("kitaru")
 
@@ -106,6 +107,8 @@ class RunContext:
         """The run's threads for submitted checkpoint bodies (made on first use)."""
         with self.lock:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._pool = ThreadPoolExecutor(self.max_concurrency,
                                                 thread_name_prefix="kitaru-checkpoint")
             return self._pool
@@ -121,7 +124,10 @@ class RunContext:
         with self.lock:
             running, self._running = self._running, []
             pool, self._pool = self._pool, None
-        futures.wait(running)
+        if running:
+            from concurrent import futures
+
+            futures.wait(running)
         if pool is not None:
             pool.shutdown(wait=True)
 

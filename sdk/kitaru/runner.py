@@ -21,7 +21,6 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from kitaru.context import (
@@ -226,6 +225,7 @@ def _call_flow(ctx: RunContext, fn: Callable[..., Any], inputs: dict[str, Any]) 
 
 def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     import asyncio  # only async flows pay for importing it
+    from concurrent.futures import ThreadPoolExecutor
 
     try:
         asyncio.get_running_loop()
