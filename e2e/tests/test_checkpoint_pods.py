@@ -78,6 +78,10 @@ def test_each_isolated_checkpoint_runs_in_its_own_pod_and_branches_overlap(
         "checkpoint iso_step_2: pod of run 3 started",
         *(f"checkpoint {b}: pod started (attempt 1)"
           for b in ("iso_branch", "iso_branch_2", "iso_branch_3", "iso_branch_4"))])
+    finished_pods = sorted(e["message"].split(":")[0] for e in agents.events(
+        "CheckpointPodFinished"))  # each pod's end is told once
+    assert finished_pods == sorted(f"checkpoint {c}" for c in (
+        "iso_step", "iso_step_2", "iso_branch", "iso_branch_2", "iso_branch_3", "iso_branch_4"))
 
 
 def test_a_killed_branch_pod_is_retried_and_finished_branches_do_not_rerun(
@@ -104,7 +108,7 @@ def test_a_killed_branch_pod_is_retried_and_finished_branches_do_not_rerun(
     assert lost and "checkpoint iso_branch_3" in lost[0]["message"]
 
 
-def test_a_failing_checkpoint_pod_fails_the_execution_and_retry_reruns_only_it(
+def test_a_failing_checkpoint_is_retried_in_a_new_pod_then_fails_and_retry_reruns_only_it(
     agents: Agents,
 ) -> None:
     manifest = agents.flow_version("retry-pods-v1", f"{SAMPLE}:retry_pods")
@@ -117,6 +121,14 @@ def test_a_failing_checkpoint_pod_fails_the_execution_and_retry_reruns_only_it(
     assert status["error"]["origin"] == "user_code"
     assert "the tool is down" in status["error"]["message"]
     assert (agents.runs_of("slow_step_1"), agents.runs_of("fragile_twice")) == (1, 2)
+    attempts = pids(agents.counters)["fragile_twice"]
+    assert len(set(attempts)) == 2  # retries=1: the second attempt ran in a new pod
+    (retried,) = agents.events("CheckpointRetried")
+    assert "checkpoint fragile_twice: attempt 1 failed in pod retry-1-r3" in retried["message"]
+    assert "(RuntimeError: the tool is down); attempt 2 runs in a new pod" in retried["message"]
+    (failed,) = agents.events("CheckpointPodFailed")
+    assert "checkpoint fragile_twice: pod retry-1-r4 failed (user_code: RuntimeError" in (
+        failed["message"])
     agents.gate("fixed").write_text("yes")
     agents.patch("retry-1", {"retry": 1})
     agents.wait_phase("retry-1", "Succeeded", timeout=180)
@@ -145,3 +157,38 @@ def test_an_operator_restarted_while_branch_pods_run_makes_no_duplicates(
     assert all(len(v) == 1 for k, v in pids(agents.counters).items() if k != "flow")
     started = [e["message"] for e in agents.events("CheckpointPodStarted")]
     assert len(started) == len(set(started)) == 6  # no checkpoint pod made twice
+
+
+def test_a_cancel_while_branch_pods_run_stops_them_and_keeps_what_finished(
+    agents: Agents,
+) -> None:
+    agents.apply(_isolated(agents, "pods-v1"))
+    hold = agents.gate("hold-branch-1")
+    hold.write_text("hold")  # never released: only the cancel ends this branch
+    agents.apply(agents.execution("pods-4", "pods-v1", input={"width": 4}))
+    held = agents.gate("held-branch-1")
+    wait_until(held.exists, timeout=180, what="branch 1 to start")
+    times = agents.counters / "times"
+    wait_until(lambda: times.exists() and len(_spans(agents.counters)) >= 3, timeout=120,
+               what="the other branches to finish")
+
+    agents.patch("pods-4", {"cancel": True})
+
+    status = agents.wait_phase("pods-4", "Cancelled", timeout=60)["status"]
+    assert status.get("checkpointPods", 0) == 0 and not status.get("runningCheckpoints")
+    wait_until(lambda: not [p for p in agents.pods() if p["status"].get("phase") in (
+        "Pending", "Running")], timeout=60, what="the running checkpoint pod to stop")
+    body = int(held.read_text())
+    wait_until(lambda: not _alive(body), timeout=60, what="the held body's process to stop")
+    info = agents.store_client().executions.get(status["executionId"])
+    done = {c.id for c in info.checkpoints}
+    assert {"iso_step", "iso_step_2", "inline_step", "iso_branch", "iso_branch_3",
+            "iso_branch_4"} <= done and "iso_branch_2" not in done  # finished work is kept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

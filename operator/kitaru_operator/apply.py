@@ -16,7 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
-from kitaru_operator.jobs import job_name, run_job
+from kitaru_operator.jobs import ANNOTATION_REPORTED, job_name, run_job
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
 from kitaru_operator.observe import api, plain
 from kitaru_operator.observed import Decision
@@ -54,6 +54,7 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             replay=create.replay, checkpoint=create.checkpoint,
             checkpoint_name=create.checkpoint_name, branch=create.branch,
             attempt=create.attempt, code_resources=create.resources,
+            checkpoint_attempt=create.checkpoint_attempt,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
@@ -64,6 +65,14 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
                 raise
     for event in decision.events:
         post_event(obj, event.type, event.reason, event.message)
+    for job in decision.marks:  # after the Events: at worst one is posted twice
+        try:
+            marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
+                "annotations": {ANNOTATION_REPORTED: "true"}}})
+            CACHE.put_job(name, plain(marked))  # the next pass must not tell it again
+        except ApiException as exc:
+            if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
+                raise
 
 
 def _write_status(obj: dict[str, Any], decision: Decision) -> None:

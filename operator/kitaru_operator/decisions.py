@@ -21,7 +21,7 @@ from kitaru_operator.failures import (
     store_answers,
     store_fault,
 )
-from kitaru_operator.fanout import dispatched
+from kitaru_operator.fanout import dispatched, pod_events
 from kitaru_operator.jobs import store_exec_id
 from kitaru_operator.models import (
     CheckpointCounts,
@@ -81,8 +81,10 @@ def wants_store(latest: RunView | None, run: int, jobs: tuple[JobView, ...], *,
                 refresh: bool) -> bool:
     """Whether this pass reads the store. Not when status already holds what is needed
     (a waiting execution), and not for a run whose pod is still going, except on the
-    periodic refresh (its progress): its Job's next change brings the outcome."""
-    running = any(j.run == run and j.state == "active" for j in jobs)
+    periodic refresh (its progress): its Job's next change brings the outcome. Branch
+    pods do not count: while they run, the run's outcome (what it dispatched) is what a
+    pass decides from."""
+    running = any(j.run == run and j.state == "active" and not j.branch for j in jobs)
     return latest is None and (refresh or not running)
 
 
@@ -157,6 +159,7 @@ def decide(obs: Observed) -> Decision:
 
     active = [j for j in obs.jobs if j.state == "active"]
     status.checkpoint_pods = sum(1 for j in active if j.checkpoint is not None)
+    pod_events(decision, obs)
     if status.phase in ("Succeeded", "Cancelled"):
         return decision
     if obs.spec.cancel:
@@ -165,6 +168,8 @@ def decide(obs: Observed) -> Decision:
                message="cancelled by spec.cancel; run pods stopped")
         status.pending_wait = None
         status.waiting_on = None
+        status.running_checkpoints = []  # its pods are being stopped
+        status.checkpoint_pods = 0
         return decision
 
     if status.phase == "Failed":

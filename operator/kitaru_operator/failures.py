@@ -102,5 +102,6 @@ def infrastructure_failure(
               message=f"run {run + 1} started after: {why}",
               checkpoint=job.checkpoint if job else None,
               checkpoint_name=job.checkpoint_name if job else None,
-              resources=job.resources if job else None)
+              resources=job.resources if job else None,
+              checkpoint_attempt=job.checkpoint_attempt if job else 1)
     return decision

@@ -24,6 +24,10 @@ LABEL_CHECKPOINT = f"{GROUP}/checkpoint"
 LABEL_CHECKPOINT_NAME = f"{GROUP}/checkpoint-name"
 LABEL_BRANCH = f"{GROUP}/branch"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+#: The attempt a checkpoint pod makes at its body (from 2 on: earlier pods failed).
+LABEL_CHECKPOINT_ATTEMPT = f"{GROUP}/checkpoint-attempt"
+#: On a finished Job: its end was told in an Event.
+ANNOTATION_REPORTED = f"{GROUP}/reported"
 #: Resources the checkpoint's code asked for, on its Job (a retry's pod gets them too).
 ANNOTATION_RESOURCES = f"{GROUP}/code-resources"
 #: The Execution's full name, on the pod (a label value holds 63 characters at most).
@@ -76,6 +80,7 @@ def run_job(
     branch: bool = False,
     attempt: int = 1,
     code_resources: dict[str, Any] | None = None,
+    checkpoint_attempt: int = 1,
 ) -> dict[str, Any]:
     """Return the Job manifest for run ``run`` of an Execution, or for the pod of one of
     its checkpoints (``checkpoint``; ``branch`` for a branch of a fan-out)."""
@@ -89,6 +94,8 @@ def run_job(
     if checkpoint is not None:
         labels[LABEL_CHECKPOINT] = label_value(checkpoint)
         labels[LABEL_CHECKPOINT_NAME] = label_value(checkpoint_name or checkpoint)
+        if checkpoint_attempt > 1:
+            labels[LABEL_CHECKPOINT_ATTEMPT] = str(checkpoint_attempt)
     if branch:
         labels[LABEL_BRANCH] = "true"
         labels[LABEL_ATTEMPT] = str(attempt)
@@ -100,6 +107,7 @@ def run_job(
         flow=flow_version.flow, version=flow_version_name, input=inputs, answers=answers,
         replay=replay, checkpoint_runtime=flow_version.checkpoint_runtime,
         checkpoints=[checkpoint] if checkpoint else [], branch=branch,
+        checkpoint_attempt=checkpoint_attempt if checkpoint else 1,
     ).to_env()
     env += [{"name": e.name, "value": e.value} for e in [*flow_version.env, *placement.env]]
     container: dict[str, Any] = {

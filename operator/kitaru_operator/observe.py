@@ -25,10 +25,12 @@ from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
 from kitaru_operator.cache import CACHE
 from kitaru_operator.jobs import (
+    ANNOTATION_REPORTED,
     ANNOTATION_RESOURCES,
     LABEL_ATTEMPT,
     LABEL_BRANCH,
     LABEL_CHECKPOINT,
+    LABEL_CHECKPOINT_ATTEMPT,
     LABEL_CHECKPOINT_NAME,
     LABEL_EXECUTION,
     LABEL_RUN,
@@ -205,13 +207,21 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
                "checkpoint_name": labels.get(LABEL_CHECKPOINT_NAME),
                "branch": labels.get(LABEL_BRANCH) == "true",
                "attempt": int(labels.get(LABEL_ATTEMPT, "1")), "name": job["metadata"]["name"],
-               "resources": _code_resources(job)}
+               "resources": _code_resources(job),
+               "checkpoint_attempt": int(labels.get(LABEL_CHECKPOINT_ATTEMPT, "1")),
+               "reported": ANNOTATION_REPORTED in (
+                   job["metadata"].get("annotations") or {})}
         failed = any(c.get("type") == "Failed" and c.get("status") == "True"
                      for c in status.get("conditions") or [])
         ended = None if status.get("succeeded") or status.get("failed") or failed else (
             _ended_pod(namespace, job))
         if status.get("succeeded") or ended == "succeeded":
-            views.append(JobView(run, "succeeded", **who))
+            # A checkpoint pod's report says how its checkpoint went, for its Event.
+            report = None
+            if who["checkpoint"] is not None and not who["reported"]:
+                found = _pod_failure(CACHE.pod(namespace, job["metadata"]["name"]) or {})
+                report = found[1] if found is not None else None
+            views.append(JobView(run, "succeeded", "", report, **who))
         elif ended == "failed":
             pod = CACHE.pod(namespace, job["metadata"]["name"]) or {}
             why, report = _pod_failure(pod) or ("the run pod failed", None)

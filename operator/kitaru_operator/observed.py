@@ -26,9 +26,11 @@ class JobView:
     checkpoint: str | None = None  # the checkpoint the pod runs (None: a plain run pod)
     checkpoint_name: str | None = None  # that checkpoint's name (its placement's key)
     branch: bool = False  # a branch pod of a fan-out of run ``run`` (not a run itself)
-    attempt: int = 1  # a branch pod's attempt at its checkpoint
+    attempt: int = 1  # a branch pod's number among the pods made for its checkpoint
     name: str = ""  # the Job's name
     resources: dict[str, Any] | None = None  # resources its checkpoint's code asked for
+    checkpoint_attempt: int = 1  # the attempt the pod makes at its checkpoint's body
+    reported: bool = False  # its end was told in an Event already
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class CreateRunJob:
     branch: bool = False
     attempt: int = 1
     resources: dict[str, Any] | None = None  # what the checkpoint's code asked for
+    checkpoint_attempt: int = 1  # the attempt at the checkpoint's body (retries are pods)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,15 @@ class DeleteJobs:
     jobs: tuple[JobView, ...]
 
 
-Effect = CreateRunJob | DeleteJobs | Event
+@dataclass(frozen=True)
+class MarkReported:
+    """Note on these finished Jobs that their Events were posted (so they are not
+    posted again on the next pass)."""
+
+    jobs: tuple[JobView, ...]
+
+
+Effect = CreateRunJob | DeleteJobs | Event | MarkReported
 
 
 @dataclass
@@ -153,6 +164,11 @@ class Decision:
     def delete_jobs(self) -> list[int]:
         """The runs whose Jobs are deleted."""
         return [job.run for job in self.deletes]
+
+    @property
+    def marks(self) -> list[JobView]:
+        """The finished Jobs to mark as reported."""
+        return [job for e in self.effects if isinstance(e, MarkReported) for job in e.jobs]
 
     @property
     def events(self) -> list[Event]:

@@ -50,7 +50,8 @@ def set_phase(decision: Decision, phase: Any, obs: Observed, *, reason: str, mes
 
 def create_run_job(decision: Decision, obs: Observed, run: int, *,
                    checkpoint: str | None = None, checkpoint_name: str | None = None,
-                   resources: dict[str, Any] | None = None) -> None:
+                   resources: dict[str, Any] | None = None,
+                   checkpoint_attempt: int = 1) -> None:
     """Add the Job of run ``run``, with the answers accepted so far. Run 1 of a replay
     carries its request (decide() makes no run 1 of a replay before it has one)."""
     status = decision.status
@@ -61,15 +62,15 @@ def create_run_job(decision: Decision, obs: Observed, run: int, *,
                if k in obs.spec.answers}
     decision.add(CreateRunJob(run, answers, obs.replay if run == 1 else None,
                               checkpoint=checkpoint, checkpoint_name=checkpoint_name,
-                              resources=resources))
+                              resources=resources, checkpoint_attempt=checkpoint_attempt))
 
 
 def start_run(decision: Decision, obs: Observed, run: int, *, reason: str, message: str,
               checkpoint: str | None = None, checkpoint_name: str | None = None,
-              resources: dict[str, Any] | None = None) -> None:
+              resources: dict[str, Any] | None = None, checkpoint_attempt: int = 1) -> None:
     status = decision.status
     create_run_job(decision, obs, run, checkpoint=checkpoint, checkpoint_name=checkpoint_name,
-                   resources=resources)
+                   resources=resources, checkpoint_attempt=checkpoint_attempt)
     status.run = run
     status.started_at = status.started_at or obs.now
     status.next_run_after = None

@@ -131,7 +131,7 @@ def execute(ctx: RunContext, call: CallPlan) -> Executed:
     cp = call.checkpoint
     started = utcnow()
     scope = CheckpointScope(call.checkpoint_id)
-    attempt = 0
+    attempt = ctx.dispatch.first_attempt(call.checkpoint_id) - 1  # earlier pods made the rest
     while True:
         attempt += 1
         token = enter_scope(scope)
@@ -153,7 +153,7 @@ async def execute_async(ctx: RunContext, call: CallPlan) -> Executed:
     cp = call.checkpoint
     started = utcnow()
     scope = CheckpointScope(call.checkpoint_id)
-    attempt = 0
+    attempt = ctx.dispatch.first_attempt(call.checkpoint_id) - 1  # earlier pods made the rest
     while True:
         attempt += 1
         token = enter_scope(scope)  # a task has its own context: the scope is its own
@@ -186,6 +186,14 @@ def _failed(ctx: RunContext, call: CallPlan, attempt: int, exc: Exception) -> fl
         ctx.failed_checkpoint = call.checkpoint_id
         raise exc
     delay = Backoff(cp.retry_delay, MAX_RETRY_DELAY).delay(attempt)
+    if ctx.dispatch.retries_in_new_pod(call.checkpoint_id):
+        ctx.log_event(f"checkpoint {call.checkpoint_id}: attempt {attempt} failed "
+                      f"({type(exc).__name__}: {exc}); attempt {attempt + 1} runs in a new "
+                      f"pod in {delay:g} s")
+        with ctx.lock:
+            raise ctx.dispatch.retry_in_new_pod(
+                DispatchedCall(id=call.checkpoint_id, name=cp.name, seq=call.seq,
+                               resources=cp.resources), attempt, delay, exc) from exc
     ctx.log_event(f"checkpoint {call.checkpoint_id}: attempt {attempt} failed "
                   f"({type(exc).__name__}: {exc}); retrying in {delay:g} s")
     return delay

@@ -158,6 +158,16 @@ class DispatchedCall(BaseModel):
         "(@checkpoint(resources=...)); the FlowVersion's placement wins where it has any.")
 
 
+class RetryRequest(BaseModel):
+    """A checkpoint body failed in its own pod with retries left: the next attempt runs
+    in a new pod, not before ``not_before`` (the checkpoint's backoff)."""
+
+    checkpoint: str = Field(description="The checkpoint id.")
+    attempt: int = Field(description="The attempt that failed; the next is attempt + 1.")
+    error: ErrorInfo = Field(description="Why it failed (user code).")
+    not_before: datetime = Field(description="When the next attempt may start.")
+
+
 class DispatchRequest(BaseModel):
     """What a run that ended with outcome ``dispatch`` asks the operator to run.
 
@@ -169,6 +179,8 @@ class DispatchRequest(BaseModel):
 
     calls: list[DispatchedCall]
     fan_out: bool = False
+    retry: RetryRequest | None = Field(default=None, description="Set when the one call "
+                                       "is another attempt at a body that failed.")
 
 
 class RunOutcome(BaseModel):

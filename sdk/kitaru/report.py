@@ -12,6 +12,7 @@ parses it. It holds pointers and reasons, never payloads.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -45,6 +46,16 @@ class ReportedCounts(BaseModel):
     reused: int = 0
 
 
+class ReportedRetry(BaseModel):
+    """A checkpoint body failed in this pod with retries left: attempt + 1 runs in a new
+    pod, not before ``not_before``."""
+
+    checkpoint: str
+    attempt: int
+    error: ReportedError
+    not_before: datetime
+
+
 class RunReport(BaseModel):
     """The termination message of a run pod."""
 
@@ -58,6 +69,7 @@ class RunReport(BaseModel):
     checkpoints: ReportedCounts | None = None
     branch: list[str] | None = Field(default=None, description="For a branch pod: the "
                                      "checkpoints it ran. Its run's outcome is not its own.")
+    retry: ReportedRetry | None = None
 
     @property
     def final(self) -> bool:
@@ -80,6 +92,7 @@ class RunReport(BaseModel):
                    if error is not None else None),
             checkpoints=ReportedCounts(run=outcome.checkpoints_run,
                                        reused=outcome.checkpoints_reused),
+            retry=_retry_of(outcome),
         )
 
     @classmethod
@@ -92,12 +105,20 @@ class RunReport(BaseModel):
         """The report as the termination message: JSON, within :data:`MESSAGE_LIMIT`."""
         report = self
         text = report.model_dump_json(exclude_none=True)
-        while len(text.encode()) > MESSAGE_LIMIT and report.error and report.error.message:
-            # Escapes make the JSON longer than the text: cut until it fits.
-            over = len(text.encode()) - MESSAGE_LIMIT
-            error = report.error.model_copy(
-                update={"message": report.error.message[: -max(over, 16)]})
-            report = report.model_copy(update={"error": error})
+        while len(text.encode()) > MESSAGE_LIMIT:
+            # Escapes make the JSON longer than the text: cut messages until it fits.
+            cut = max(len(text.encode()) - MESSAGE_LIMIT, 16)
+            if report.error and report.error.message:
+                error = report.error.model_copy(
+                    update={"message": report.error.message[:-cut]})
+                report = report.model_copy(update={"error": error})
+            elif report.retry and report.retry.error.message:
+                error = report.retry.error.model_copy(
+                    update={"message": report.retry.error.message[:-cut]})
+                report = report.model_copy(update={"retry": report.retry.model_copy(
+                    update={"error": error})})
+            else:
+                break
             text = report.model_dump_json(exclude_none=True)
         return text
 
@@ -109,3 +130,13 @@ class RunReport(BaseModel):
             return cls.model_validate_json(text or "")
         except (ValidationError, ValueError):
             return None
+
+
+def _retry_of(outcome: RunOutcome) -> ReportedRetry | None:
+    retry = outcome.dispatch.retry if outcome.dispatch is not None else None
+    if retry is None:
+        return None
+    return ReportedRetry(checkpoint=retry.checkpoint, attempt=retry.attempt,
+                         not_before=retry.not_before, error=ReportedError(
+                             type=retry.error.type, origin=retry.error.origin,
+                             message=retry.error.message[:_ERROR_MESSAGE_LIMIT]))

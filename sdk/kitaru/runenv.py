@@ -42,6 +42,7 @@ _NAMES = {
     "checkpoint_runtime": "KITARU_CHECKPOINT_RUNTIME",
     "checkpoints": "KITARU_CHECKPOINTS",
     "branch": "KITARU_BRANCH",
+    "checkpoint_attempt": "KITARU_CHECKPOINT_ATTEMPT",
 }
 _JSON = {"input", "answers", "replay", "checkpoints", "branch"}
 
@@ -67,19 +68,23 @@ class RunEnv(BaseModel):
                                    "bodies this pod runs.")
     branch: bool = Field(default=False, description="A branch pod of a fan-out: it runs its "
                          "calls and records no outcome of the run.")
+    checkpoint_attempt: int = Field(default=1, ge=1, description="The attempt this pod "
+                                    "makes at the bodies of its calls (retries are pods).")
 
     def dispatch_state(self) -> DispatchState:
         """How this pod treats isolated checkpoints."""
         return DispatchState(enabled=self.checkpoint_runtime is not None,
                              default_runtime=self.checkpoint_runtime or "inline",
-                             assigned=frozenset(self.checkpoints), branch=self.branch)
+                             assigned=frozenset(self.checkpoints), branch=self.branch,
+                             attempt=self.checkpoint_attempt)
 
     def to_env(self) -> list[dict[str, str]]:
         """Return the pod's ``env`` entries (unset optional fields are left out)."""
         entries = []
         for field, name in _NAMES.items():
             value = getattr(self, field)
-            if value is None or (field in ("checkpoints", "branch") and not value):
+            if value is None or (field in ("checkpoints", "branch") and not value) or (
+                    field == "checkpoint_attempt" and value == 1):
                 continue
             if field in _JSON:
                 text = (value.model_dump_json() if isinstance(value, BaseModel)

@@ -247,6 +247,8 @@ def _branch_outcome(ctx: RunContext, run_outcome: RunOutcome) -> RunOutcome:
 
     if ctx.failed_checkpoint in ctx.dispatch.assigned and run_outcome.error is not None:
         return ended("failed", error=run_outcome.error)
+    if ctx.dispatch.retry is not None:  # its body failed with retries left: a new pod
+        return ended("dispatch", dispatch=ctx.dispatch.suspend().request)
     if run_outcome.outcome == "cancelled":
         return ended("cancelled")
     missing = [c for c in mine if c not in ctx.records]

@@ -193,6 +193,17 @@ def test_cancel_deletes_active_jobs() -> None:
     assert decision.status.phase == "Cancelled"
 
 
+def test_cancel_stops_running_checkpoint_pods_and_lists_none() -> None:
+    status = ExecutionStatus(phase="Running", run=3, flow_version="demo-v2",
+                             running_checkpoints=["a", "b"], checkpoint_pods=2)
+    jobs = (JobView(3, "succeeded"), JobView(3, "active", checkpoint="a", branch=True),
+            JobView(3, "succeeded", checkpoint="b", branch=True))
+    decision = decide(observed(spec={"flowVersion": "demo-v2", "cancel": True}, status=status,
+                               jobs=jobs, latest=RunView(claimed=True, outcome=None)))
+    assert [j.checkpoint for j in decision.deletes] == ["a"]  # finished pods keep their logs
+    assert decision.status.running_checkpoints == [] and decision.status.checkpoint_pods == 0
+
+
 def test_status_stays_small_for_a_huge_journal() -> None:
     status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
     many = RunView(claimed=True, outcome=None, checkpoints=10_000,
@@ -296,3 +307,6 @@ def test_the_store_is_read_only_when_status_does_not_already_say_enough() -> Non
     assert not wants_store(None, 1, (JobView(1, "active"),), refresh=False)
     assert wants_store(None, 1, (JobView(1, "active"),), refresh=True)
     assert not wants_store(waiting(), 1, (), refresh=True)
+    # While branch pods run, a pass decides from the outcome of the run that made them.
+    branches = (JobView(1, "succeeded"), JobView(1, "active", checkpoint="a", branch=True))
+    assert wants_store(None, 1, branches, refresh=False)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 
 from kitaru.errors import KitaruError
-from kitaru.records import DispatchedCall, DispatchRequest, RunOutcome
+from kitaru.records import DispatchedCall, DispatchRequest, ErrorInfo, RetryRequest, RunOutcome
 from kitaru.report import RunReport
 from kitaru_operator.decisions import decide
 from kitaru_operator.jobs import job_name, run_job
 from kitaru_operator.models import ExecutionStatus, FlowVersionSpec
 from kitaru_operator.observed import JobView, Observed, RunView
-from tests.operator.test_decisions import FV, observed
+from tests.operator.test_decisions import FV, NOW, observed
 
 CALLS = [DispatchedCall(id="score" if i == 0 else f"score_{i + 1}", name="score", seq=i)
          for i in range(4)]
@@ -196,3 +197,86 @@ def test_every_pod_gets_the_flow_versions_pod_template() -> None:
     assert template["metadata"]["labels"]["team"] == "research"
     assert template["metadata"]["labels"]["kitaru.ai/run"] == "1"
     assert template["metadata"]["annotations"]["cost-center"] == "42"
+
+
+def retry_request(checkpoint: str, attempt: int, *, after: float) -> RetryRequest:
+    return RetryRequest(checkpoint=checkpoint, attempt=attempt, not_before=NOW + timedelta(
+        seconds=after), error=ErrorInfo(type="RuntimeError", message="the tool is down",
+                                        origin="user_code"))
+
+
+def test_a_sequential_body_that_failed_with_retries_left_gets_a_new_pod_after_its_backoff(
+) -> None:
+    call = DispatchedCall(id="draft", name="draft", seq=1)
+    retry = retry_request("draft", 1, after=5)
+    request = DispatchRequest(calls=[call], retry=retry)
+
+    early = decide(after_dispatch(request))
+    assert early.creates == []  # no pod is held while the backoff runs
+    assert early.requeue_after == 5 and early.status.next_run_after == retry.not_before
+    assert "attempt 2 starts in a new pod" in early.status.conditions[-1].message
+
+    due = decide(replace(after_dispatch(request), now=retry.not_before))
+    (create,) = due.creates
+    assert (create.run, create.checkpoint, create.checkpoint_attempt, create.branch) == (
+        4, "draft", 2, False)
+    manifest = run_job(namespace="agents", execution="ex-1", execution_uid="u", exec_id="x",
+                       run=4, flow_version_name="demo-v2", flow_version=FV, store_uri="s3://b",
+                       inputs={}, answers={}, replay=None, checkpoint="draft",
+                       checkpoint_name="draft", checkpoint_attempt=2)
+    env = {e["name"]: e["value"] for e in
+           manifest["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KITARU_CHECKPOINT_ATTEMPT"] == "2"
+    assert manifest["metadata"]["labels"]["kitaru.ai/checkpoint-attempt"] == "2"
+
+
+def test_a_branch_whose_body_failed_with_retries_left_is_retried_as_a_new_pod() -> None:
+    report = RunReport.parse(RunReport.of(RunOutcome(
+        run=3, outcome="dispatch", dispatch=DispatchRequest(
+            calls=[CALLS[1]], fan_out=True, retry=retry_request("score_2", 1, after=2))),
+    ).model_copy(update={"branch": ["score_2"]}).message())
+    assert report is not None and report.retry is not None
+    failed = branch("score_2", "failed", report=report)
+    others = [branch(c, "succeeded") for c in ("score", "score_3", "score_4")]
+
+    early = decide(after_dispatch(FAN, failed, *others))
+    assert early.creates == [] and early.status.phase == "Running"  # not failed: it retries
+    assert early.requeue_after == 2
+    (told,) = [e for e in early.events if e.reason == "CheckpointRetried"]
+    assert "attempt 1 failed in pod ex-1-r3-score_2-a1 (RuntimeError: the tool is down)" in (
+        told.message)
+
+    due = decide(replace(after_dispatch(FAN, failed, *others), now=report.retry.not_before))
+    (create,) = due.creates
+    assert (create.checkpoint, create.attempt, create.checkpoint_attempt) == ("score_2", 2, 2)
+    assert due.status.infra_retries == 0  # a user-code retry spends no infrastructure retry
+
+
+def test_a_lost_pod_of_a_later_attempt_is_made_again_at_that_same_attempt() -> None:
+    lost = replace(branch("score_2", "failed", attempt=2, reason="Evicted"),
+                   checkpoint_attempt=2)
+    decision = decide(after_dispatch(FAN, lost, *(branch(c, "succeeded")
+                                                  for c in ("score", "score_3", "score_4"))))
+    (create,) = decision.creates
+    assert (create.attempt, create.checkpoint_attempt) == (3, 2)
+
+
+def test_each_checkpoint_pods_end_is_told_once_and_then_marked() -> None:
+    error = RunReport.parse(RunReport.failure(3, KitaruError("bad"), origin="user_code")
+                            .message())
+    jobs = (branch("score", "succeeded"), branch("score_2", "failed", report=error),
+            branch("score_3", "failed", reason="OOMKilled"), branch("score_4", "active"))
+
+    decision = decide(after_dispatch(FAN, *jobs))
+    ends = {"CheckpointPodFinished", "CheckpointPodFailed", "CheckpointRetried"}
+    told = {e.reason: e.message for e in decision.events if e.reason in ends}
+    assert set(told) == {"CheckpointPodFinished", "CheckpointPodFailed"}
+    assert [j.checkpoint for j in decision.marks] == ["score", "score_2", "score_3"]
+    messages = [e.message for e in decision.events if e.reason == "CheckpointPodFailed"]
+    assert any("user_code: KitaruError: bad" in m for m in messages)
+    assert any("infrastructure: OOMKilled" in m for m in messages)
+
+    marked = tuple(replace(j, reported=True) if j.state != "active" else j for j in jobs)
+    again = decide(after_dispatch(FAN, *marked))
+    assert not [e for e in again.events if e.reason in (
+        "CheckpointPodFinished", "CheckpointPodFailed")] and again.marks == []

@@ -425,6 +425,7 @@ def empty_fan(count: int) -> int:
 @checkpoint(retries=1, retry_delay=0.01)
 def fragile_twice(x: int) -> int:
     bump("fragile_twice")
+    note_pid("fragile_twice")
     if not gate("fixed").exists():
         raise RuntimeError("the tool is down")
     return x + 1
@@ -447,3 +448,17 @@ async def iso_async(i: int) -> int:
 @flow
 async def gather_pods() -> list[int]:
     return list(await asyncio.gather(*(iso_async(i) for i in range(3))))
+
+
+@checkpoint(runtime="isolated", retries=1, retry_delay=0.01)
+def flaky_branch(i: int) -> int:
+    note_pid(f"flaky_branch_{i}")
+    if i == 1 and not gate("fixed").exists():
+        raise RuntimeError(f"branch {i}: the tool is down")
+    return i * 10
+
+
+@flow
+def flaky_fan(width: int) -> list[int]:
+    """A fan-out whose second branch fails in user code until a gate says it is fixed."""
+    return [f.result() for f in flaky_branch.map(range(width))]

@@ -19,6 +19,7 @@ from kitaru.journal import ExecutionStore
 from kitaru.report import RunReport
 from kitaru.runenv import RunEnv
 from kitaru.stores import open_store
+from tests.sdk.sample_flows import gate, runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
 EXEC = "pods-1"
@@ -26,12 +27,13 @@ EXEC = "pods-1"
 
 def pod(store_uri: str, tmp_path: Path, run: int, *, checkpoints: list[str] | None = None,
         branch: bool = False, execution: str = EXEC, entrypoint: str = "pods_flow",
-        inputs: dict[str, Any] | None = None) -> subprocess.Popen[str]:
+        inputs: dict[str, Any] | None = None, attempt: int = 1) -> subprocess.Popen[str]:
     """A run pod (or branch pod) of ``tests.sdk.sample_flows:<entrypoint>``."""
     env = RunEnv(store=store_uri, execution_id=execution, run=run,
                  entrypoint=f"tests.sdk.sample_flows:{entrypoint}",
                  input={"width": 4} if inputs is None else inputs,
-                 checkpoint_runtime="isolated", checkpoints=checkpoints or [], branch=branch)
+                 checkpoint_runtime="isolated", checkpoints=checkpoints or [], branch=branch,
+                 checkpoint_attempt=attempt)
     label = "-".join(checkpoints or ["run"])
     environ = {**os.environ, **{e["name"]: e["value"] for e in env.to_env()},
                "KITARU_TERMINATION_LOG": str(tmp_path / f"report-{run}-{label}")}
@@ -40,9 +42,9 @@ def pod(store_uri: str, tmp_path: Path, run: int, *, checkpoints: list[str] | No
 
 
 def finish(proc: subprocess.Popen[str], tmp_path: Path, run: int,
-           label: str = "run") -> RunReport:
+           label: str = "run", *, code: int = 0) -> RunReport:
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out
+    assert proc.returncode == code, out
     report = RunReport.parse((tmp_path / f"report-{run}-{label}").read_text())
     assert report is not None
     return report
@@ -136,3 +138,82 @@ def test_gathered_async_isolated_checkpoints_become_branch_pods(
     assert KitaruClient().executions.get("gather-1").output == [100, 101, 102]
     ran = pids(counters)
     assert len({v[0] for v in ran.values()}) == 3 and all(len(v) == 1 for v in ran.values())
+
+
+def test_a_failed_attempt_in_a_checkpoint_pod_asks_for_a_new_pod_until_retries_run_out(
+    store_uri: str, counters: Path, tmp_path: Path
+) -> None:
+    def start(run: int, checkpoints: list[str] | None = None,
+              attempt: int = 1) -> RunReport:
+        label = "-".join(checkpoints or ["run"])
+        return finish(pod(store_uri, tmp_path, run, checkpoints=checkpoints, attempt=attempt,
+                          execution="retry-1", entrypoint="retry_pods", inputs={"x": 1}),
+                      tmp_path, run, label)
+
+    journal = ExecutionStore(open_store(store_uri), "retry-1")
+    assert start(1).outcome == "dispatch"
+    assert start(2, ["slow_step"]).outcome == "dispatch"  # then meets fragile_twice
+
+    third = start(3, ["fragile_twice"])
+    assert third.outcome == "dispatch" and third.retry is not None
+    assert (third.retry.checkpoint, third.retry.attempt) == ("fragile_twice", 1)
+    assert third.retry.error.origin == "user_code"
+    assert "the tool is down" in third.retry.error.message
+    outcome = journal.run_outcome(3)
+    assert outcome is not None and outcome.dispatch is not None
+    assert outcome.dispatch.retry is not None and not outcome.dispatch.fan_out
+    assert [c.id for c in outcome.dispatch.calls] == ["fragile_twice"]
+    assert runs_of(counters, "fragile_twice") == 1  # no second attempt in the same pod
+
+    last = start(4, ["fragile_twice"], attempt=2)  # retries=1: the second attempt is the last
+    assert last.outcome == "failed" and last.retry is None
+    assert last.error is not None and last.error.origin == "user_code"
+    assert runs_of(counters, "fragile_twice") == 2
+
+    gate("fixed").touch()  # spec.retry after a fix: the checkpoint gets its attempts again
+    assert start(5, ["fragile_twice"]).outcome == "succeeded"
+    assert runs_of(counters, "slow_step_1") == 1  # finished work is never run again
+    record = next(c for c in KitaruClient().executions.get("retry-1").checkpoints
+                  if c.id == "fragile_twice")
+    assert record.attempts == 1
+
+
+def test_a_branch_pod_whose_body_fails_asks_for_a_new_pod_and_its_siblings_stay_done(
+    store_uri: str, counters: Path, tmp_path: Path
+) -> None:
+    def start(run: int, checkpoints: list[str] | None = None, *, branch: bool = False,
+              attempt: int = 1) -> subprocess.Popen[str]:
+        return pod(store_uri, tmp_path, run, checkpoints=checkpoints, branch=branch,
+                   attempt=attempt, execution="flaky-1", entrypoint="flaky_fan",
+                   inputs={"width": 3})
+
+    assert finish(start(1), tmp_path, 1).outcome == "dispatch"
+    branches = ["flaky_branch", "flaky_branch_2", "flaky_branch_3"]
+    reports = {b: finish(start(1, [b], branch=True), tmp_path, 1, b,
+                         code=1 if b == "flaky_branch_2" else 0) for b in branches}
+    failed = reports["flaky_branch_2"]
+    assert failed.outcome == "dispatch" and failed.branch == ["flaky_branch_2"]
+    assert failed.retry is not None and failed.retry.attempt == 1
+    assert failed.retry.error.message == "branch 1: the tool is down"
+    assert all(reports[b].outcome == "succeeded" for b in ("flaky_branch", "flaky_branch_3"))
+
+    gate("fixed").touch()
+    again = finish(start(1, ["flaky_branch_2"], branch=True, attempt=2), tmp_path, 1,
+                   "flaky_branch_2")
+    assert again.outcome == "succeeded"
+    assert finish(start(2), tmp_path, 2).outcome == "succeeded"
+    info = KitaruClient().executions.get("flaky-1")
+    assert info.output == [0, 10, 20]
+    assert {c.id: c.attempts for c in info.checkpoints}["flaky_branch_2"] == 2
+    ran = pids(counters)
+    assert len(ran["flaky_branch_1"]) == 2 and len(set(ran["flaky_branch_1"])) == 2
+    assert len(ran["flaky_branch_0"]) == len(ran["flaky_branch_2"]) == 1
+
+
+def test_in_local_mode_retries_stay_in_the_process(store_uri: str, counters: Path) -> None:
+    from tests.sdk.sample_flows import flaky_fan
+
+    handle = flaky_fan.run(width=3)
+    assert handle.status == "failed"
+    assert {pid for v in pids(counters).values() for pid in v} == {os.getpid()}
+    assert len(pids(counters)["flaky_branch_1"]) == 2  # retries=1: two attempts here
