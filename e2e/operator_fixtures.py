@@ -55,10 +55,10 @@ class OperatorProcess:
     """``python -m kitaru_operator`` watching one namespace, as a user would start it."""
 
     def __init__(self, kubeconfig: Path, namespace: str, store: str, endpoint: str,
-                 log: Path) -> None:
+                 log: Path, *extra: str) -> None:
         self.command = [sys.executable, "-m", "kitaru_operator", "--namespace", namespace,
                         "--default-store", store, "--resync-seconds", "2",
-                        "--log-format", "text"]
+                        "--log-format", "text", *extra]
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "AWS_ENDPOINT_URL": endpoint,
                     **AWS_ENV}
         self.log_path = log
@@ -192,6 +192,13 @@ def agents(  # noqa: PLR0917 - pytest passes fixtures positionally
 ) -> Agents:
     """Helpers for one test's namespace, with a running operator and a store Secret."""
     del operator  # requested so that every scenario has the operator running
+    return make_agents(namespace, k8s_api, kubectl, tmp_path, s3)
+
+
+def make_agents(namespace: str, k8s_api: client.ApiClient,
+                kubectl: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path,
+                s3: emulators.Emulator) -> Agents:
+    """The helpers and store Secret of ``agents``, for a test that runs its own operators."""
     counters = tmp_path / "counters"
     counters.mkdir()
     client.CoreV1Api(k8s_api).create_namespaced_secret(namespace, {  # type: ignore[arg-type]
@@ -201,3 +208,12 @@ def agents(  # noqa: PLR0917 - pytest passes fixtures positionally
     return Agents(namespace, k8s_api, kubectl, counters, s3.endpoint)
 
 
+def lease_holder(api: client.ApiClient, namespace: str, name: str) -> str | None:
+    """Who holds a Lease (None: nobody, or no such Lease)."""
+    try:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease(name, namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return lease.spec.holder_identity if lease.spec else None

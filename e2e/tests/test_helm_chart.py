@@ -48,6 +48,36 @@ def test_the_chart_lints_and_a_mistyped_value_is_refused_by_name(helm: Any) -> N
     assert wrong.returncode != 0 and "/logLevel" in wrong.stderr
 
 
+def test_a_service_monitor_is_rendered_only_where_prometheus_operator_serves_its_api(
+    helm: Any,
+) -> None:
+    def monitors(*extra: str) -> list[dict[str, Any]]:
+        out = helm("template", "kitaru", str(CHART), "--namespace", "kitaru-system",
+                   "--set", "metrics.serviceMonitor.enabled=true", *extra).stdout
+        return [d for d in yaml.safe_load_all(out) if d and d["kind"] == "ServiceMonitor"]
+
+    assert monitors() == []  # no Prometheus Operator: nothing it would refuse
+    (monitor,) = monitors("--api-versions", "monitoring.coreos.com/v1")
+    service = next(d for d in render(helm, "kitaru-system") if d["kind"] == "Service")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert any(p["name"] == "metrics" for p in service["spec"]["ports"])
+    assert monitors("--api-versions", "monitoring.coreos.com/v1",
+                    "--set", "metrics.enabled=false") == []
+
+
+def test_more_than_one_replica_needs_leader_election(helm: Any) -> None:
+    two = render(helm, "kitaru-system", "replicaCount=2")
+    deployment = next(d for d in two if d["kind"] == "Deployment")
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-election" in args and "--leader-election-name=kitaru" in args
+    refused = helm("template", "kitaru", str(CHART), "--set", "replicaCount=2",
+                   "--set", "leaderElection.enabled=false", check=False)
+    assert refused.returncode != 0 and "needs leaderElection.enabled" in refused.stderr
+
+
 def test_the_charts_crds_are_the_projects_and_survive_an_uninstall(helm: Any) -> None:
     rendered = {(d["kind"], d["metadata"]["name"]): d for d in render(helm, "kitaru-system")
                 if d["kind"] in ("CustomResourceDefinition", "ValidatingAdmissionPolicy",

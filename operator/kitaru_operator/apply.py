@@ -43,6 +43,8 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             if exc.status != 404:
                 raise
     _write_status(obj, decision)
+    _count_phase(obj, decision)
+    answered = any(e.reason == "InputAccepted" for e in decision.events)
     for create in decision.creates:
         if fv is None:  # decide() creates runs only with a FlowVersion at hand
             break
@@ -58,7 +60,10 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         )
         try:
             created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
-            metrics.JOBS_CREATED.inc()
+            metrics.PODS_CREATED.labels("checkpoint" if create.checkpoint else "run").inc()
+            since = metrics.seconds_since_seen(namespace, name) if answered else None
+            if since is not None and not create.branch:
+                metrics.ANSWER_TO_POD_SECONDS.observe(since)
             CACHE.put_job(name, plain(created))
         except ApiException as exc:
             if exc.status != 409:  # already made by an earlier reconcile: idempotent
@@ -66,6 +71,12 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
     for event in decision.events:
         post_event(obj, event.type, event.reason, event.message)
     for job in decision.marks:  # after the Events: at worst one is posted twice
+        if job.state == "failed":
+            report = job.report
+            origin = ("user_code" if report and report.retry else
+                      report.error.origin if report and report.error else None)
+            metrics.PODS_FAILED.labels("checkpoint" if job.checkpoint else "run",
+                                       metrics.pod_failure_reason(origin, job.reason)).inc()
         try:
             marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
                 "annotations": {ANNOTATION_REPORTED: "true"}}})
@@ -96,6 +107,18 @@ def _write_status(obj: dict[str, Any], decision: Decision) -> None:
             raise ConflictError from None
         raise
     CACHE.put_execution(cast(dict[str, Any], updated))
+
+
+_FINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+def _count_phase(obj: dict[str, Any], decision: Decision) -> None:
+    old = obj.get("status") or {}
+    new = decision.status
+    if not old.get("run") and new.run:
+        metrics.EXECUTIONS_STARTED.inc()
+    if new.phase in _FINAL and old.get("phase") != new.phase:
+        metrics.EXECUTIONS_FINISHED.labels(new.phase.lower()).inc()
 
 
 def _without_nulls(value: Any) -> Any:

@@ -72,6 +72,11 @@ class ObjectCache:
         with self._lock:
             return self._executions.get((namespace, name))
 
+    def executions(self) -> list[dict[str, Any]]:
+        """Every Execution known, newest bodies (for the metrics)."""
+        with self._lock:
+            return list(self._executions.values())
+
     def put_flow_version(self, obj: dict[str, Any]) -> None:
         self._put(self._flow_versions, obj)
 

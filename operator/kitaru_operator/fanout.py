@@ -81,9 +81,11 @@ def pod_events(decision: Decision, obs: Observed) -> None:
     """Tell in an Event how each checkpoint pod not yet told of ended, and mark it."""
     told: list[JobView] = []
     for job in obs.jobs:
-        if job.checkpoint is None or job.state == "active" or job.reported:
+        if job.state == "active" or job.reported:
             continue
-        told.append(job)
+        told.append(job)  # run pods too: the metrics count each pod's end once
+        if job.checkpoint is None:
+            continue
         report = job.report
         if report is not None and report.retry is not None:
             retry = report.retry

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from kitaru.errors import KitaruError, StoreError, StoreUnavailableError
 from kitaru.runenv import ReplayRequest
+from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
 from kitaru_operator.apply import ConflictError, apply, post_event
 from kitaru_operator.cache import CACHE
@@ -82,7 +83,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = SETTINGS.workers
-    metrics.start(SETTINGS.metrics_port)
     threading.Thread(target=_resync_forever, name="kitaru-resync", daemon=True).start()
 
 
@@ -93,8 +93,10 @@ def on_execution(type: str, event: kopf.RawEvent, **_: Any) -> None:
     namespace, name = obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
     if type == "DELETED":
         CACHE.forget(namespace, name)
+        metrics.forget(namespace, name)
         return
     CACHE.put_execution(obj)
+    metrics.saw_generation(namespace, name, obj["metadata"].get("generation", 1))
     reconcile(namespace, name)
 
 
@@ -186,7 +188,8 @@ def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
         while not _stopping.is_set():  # shutting down: the next start redoes the work
             start = time.perf_counter()
             try:
-                _reconcile(namespace, name, refresh)
+                with metrics.RECONCILE_SECONDS.time():
+                    _reconcile(namespace, name, refresh)
                 logger.debug("execution %s/%s reconciled in %.0f ms", namespace, name,
                              (time.perf_counter() - start) * 1000)
             except ConflictError:
@@ -205,6 +208,12 @@ def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
     finally:
         with _state_lock:
             _running.pop(key, None)
+
+
+def queue_depth() -> float:
+    """Executions being reconciled or with a pass queued behind one."""
+    with _state_lock:
+        return float(len(_running))
 
 
 def _reread(namespace: str, name: str) -> dict[str, Any] | None:
@@ -240,14 +249,18 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
     latest = known_from_status(status, run, jobs)
     store_run, store_read, store_fault = 0, False, None
     if store_uri and fv is not None and wants_store(latest, run, jobs, refresh=refresh):
+        backend = scheme_of(store_uri) or "file"
         try:
-            store = open_run_store(store_uri, store_options(core, namespace, store_uri, secret))
-            if not run:
-                store_run = run = newest_run(store, exec_id)
-            latest = run_view(store, exec_id, run) if run else None
+            with metrics.STORE_SECONDS.labels(backend).time():
+                store = open_run_store(store_uri, store_options(core, namespace, store_uri,
+                                                                secret))
+                if not run:
+                    store_run = run = newest_run(store, exec_id)
+                latest = run_view(store, exec_id, run) if run else None
             store_read = True
         except StoreError as exc:
             store_fault = _store_fault(store_uri, exc)
+            metrics.STORE_ERRORS.labels(backend, store_fault.kind).inc()
             logger.warning("execution %s/%s: cannot read the store: %s", namespace, name, exc)
     replay, replay_error = None, None
     if raw_spec.get("replay") and run <= 1:  # run 1 replays

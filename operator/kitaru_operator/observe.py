@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from kitaru.report import RunReport
 from kitaru.stores import ObjectStore, open_store
 from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
+from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
 from kitaru_operator.jobs import (
     ANNOTATION_REPORTED,
@@ -57,11 +59,29 @@ _SECRET_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+class _MeteredApiClient(client.ApiClient):
+    """An API client that times every request and counts the failed ones, by verb."""
+
+    def call_api(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        verb = method.upper()
+        start = time.perf_counter()
+        try:
+            response = super().call_api(method, *args, **kwargs)
+        except Exception:  # no answer: refused, reset, timed out
+            metrics.API_ERRORS.labels(verb, "0").inc()
+            raise
+        finally:
+            metrics.API_SECONDS.labels(verb).observe(time.perf_counter() - start)
+        if not 200 <= response.status <= 299:
+            metrics.API_ERRORS.labels(verb, str(response.status)).inc()
+        return response
+
+
 @functools.cache
 def api() -> client.ApiClient:
     """The one API client of this process: its connection pool (and TLS sessions) is
     shared by every reconcile instead of being rebuilt per call."""
-    return client.ApiClient()
+    return _MeteredApiClient()
 
 
 def plain(obj: Any) -> Any:

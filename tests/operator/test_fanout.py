@@ -271,7 +271,7 @@ def test_each_checkpoint_pods_end_is_told_once_and_then_marked() -> None:
     ends = {"CheckpointPodFinished", "CheckpointPodFailed", "CheckpointRetried"}
     told = {e.reason: e.message for e in decision.events if e.reason in ends}
     assert set(told) == {"CheckpointPodFinished", "CheckpointPodFailed"}
-    assert [j.checkpoint for j in decision.marks] == ["score", "score_2", "score_3"]
+    assert [j.checkpoint for j in decision.marks] == [None, "score", "score_2", "score_3"]
     messages = [e.message for e in decision.events if e.reason == "CheckpointPodFailed"]
     assert any("user_code: KitaruError: bad" in m for m in messages)
     assert any("infrastructure: OOMKilled" in m for m in messages)
@@ -279,4 +279,5 @@ def test_each_checkpoint_pods_end_is_told_once_and_then_marked() -> None:
     marked = tuple(replace(j, reported=True) if j.state != "active" else j for j in jobs)
     again = decide(after_dispatch(FAN, *marked))
     assert not [e for e in again.events if e.reason in (
-        "CheckpointPodFinished", "CheckpointPodFailed")] and again.marks == []
+        "CheckpointPodFinished", "CheckpointPodFailed")]
+    assert [j.checkpoint for j in again.marks] == [None]  # only the run pod, not told yet
