@@ -22,6 +22,7 @@ from kitaru.errors import (
 )
 from kitaru.flow import Flow, flow
 from kitaru.handle import FlowHandle
+from kitaru.llm import llm
 from kitaru.serialization import register_serializer
 from kitaru.waits import wait
 
@@ -46,6 +47,7 @@ __all__ = [
     "current_execution_id",
     "flow",
     "is_replay",
+    "llm",
     "load",
     "log",
     "register_serializer",

@@ -44,6 +44,36 @@ class CheckpointSummary(BaseModel):
                                      description="What the body logged with kitaru.log().")
 
 
+class UsageTotals(BaseModel):
+    """Model usage added up over an execution's checkpoints (``kitaru.llm()`` and the
+    adapters record it under ``kitaru.usage``)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = Field(default=None, description="Estimated; None when no "
+                                   "call's model had a known price.")
+    models: list[str] = Field(default_factory=list)
+
+
+def usage_totals(checkpoints: list[CheckpointSummary]) -> UsageTotals | None:
+    """Add up the usage the checkpoints recorded; None when none recorded any."""
+    totals = UsageTotals()
+    for c in checkpoints:
+        usage = c.metadata.get("kitaru.usage")
+        if not isinstance(usage, dict):
+            continue
+        totals.calls += int(usage.get("calls", 1))
+        totals.input_tokens += int(usage.get("input_tokens", 0))
+        totals.output_tokens += int(usage.get("output_tokens", 0))
+        if usage.get("cost_usd") is not None:
+            totals.cost_usd = (totals.cost_usd or 0.0) + float(usage["cost_usd"])
+        model = usage.get("model")
+        if model and model not in totals.models:
+            totals.models.append(str(model))
+    return totals if totals.calls else None
+
+
 class ExecutionInfo(BaseModel):
     """What the client reports about one execution."""
 
@@ -61,6 +91,8 @@ class ExecutionInfo(BaseModel):
     replay_of: str | None = None
     is_replay: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    usage: UsageTotals | None = Field(default=None, description="Model tokens and cost, "
+                                      "added up over the checkpoints.")
 
 
 def process_alive(pid: int) -> bool:
@@ -142,10 +174,11 @@ def describe(journal: ExecutionStore, *, with_checkpoints: bool = True) -> Execu
     elif cancelled:
         status = "cancelled"
     records = journal.records() if with_checkpoints else {}
+    checkpoints = sorted((_summary(r) for r in records.values()), key=lambda c: c.seq)
     return ExecutionInfo(
         exec_id=spec.exec_id, flow=spec.flow, status=status, created_at=spec.created_at,
-        updated_at=updated, runs=run, pid=pid,
-        checkpoints=sorted((_summary(r) for r in records.values()), key=lambda c: c.seq),
+        updated_at=updated, runs=run, pid=pid, checkpoints=checkpoints,
+        usage=usage_totals(checkpoints),
         pending_wait=pending, output=output, error=error,
         replay_of=spec.replay.source if spec.replay else None,
         is_replay=spec.replay is not None,

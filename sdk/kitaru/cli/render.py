@@ -50,6 +50,11 @@ def print_info(info: ExecutionInfo) -> None:
         print(f"error:       {info.error.type} ({info.error.origin}): {info.error.message}")
     if info.status == "completed":
         print(f"output:      {json.dumps(info.output)}")
+    if info.usage:
+        used = info.usage
+        cost = f", about ${used.cost_usd:.4f}" if used.cost_usd is not None else ""
+        print(f"model usage: {used.calls} call(s), {used.input_tokens} tokens in, "
+              f"{used.output_tokens} out{cost} ({', '.join(used.models)})")
     if info.checkpoints:
         print()
         rows = [[str(c.seq + 1), c.id, c.type or "", c.source, str(c.run), str(c.attempts),

@@ -1,0 +1,1 @@
+"""Fakes of outside services at their HTTP APIs, on loopback (see TESTING.md)."""
