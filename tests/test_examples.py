@@ -19,3 +19,18 @@ def test_demo_runs_waits_resumes_and_replays(tmp_path: Path) -> None:
     assert "result: published: A Friendly Post" in done.stdout
     assert "(replay, not published) A Formal Post" in done.stdout
     assert (tmp_path / ".kitaru" / "executions").is_dir()  # the embedded default store
+
+
+def test_the_openai_agents_example_waits_for_approval_and_pays_for_no_call_twice(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KITARU_STORE", "OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    done = subprocess.run([sys.executable, str(EXAMPLES / "openai_agents_approval.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+                          check=False)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ": waiting on approve_tool" in done.stdout
+    assert "result: Done: refunded 25." in done.stdout
+    assert "model calls made: 2" in done.stdout
