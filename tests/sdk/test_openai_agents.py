@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from kitaru import KitaruClient
 from tests.fakes.model_api import ModelAPI, function_call, message, serve, tool_outputs
+from tests.sdk.polling import settled
 from tests.sdk.sample_flows import runs_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,15 +41,6 @@ def model_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelAPI]:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
         yield api
-
-
-def settled(client: KitaruClient, exec_id: str) -> Any:
-    """The execution once its run has stopped (waiting, completed or failed)."""
-    deadline = time.monotonic() + 60
-    while (info := client.executions.get(exec_id)).status == "running":
-        assert time.monotonic() < deadline, f"{exec_id} kept running"
-        time.sleep(0.1)
-    return info
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,13 +20,13 @@ def review_flow(case: str) -> str:
 Tested against ``openai-agents`` 0.24.
 """
 
+from kitaru.adapters.approvals import ToolDecision
 from kitaru.adapters.openai_agents._approval import wait_for_approval
 from kitaru.adapters.openai_agents._runner import KitaruRunner
 from kitaru.adapters.openai_agents._types import (
     Interruption,
     OpenAIRunRequest,
     OpenAIRunResult,
-    ToolDecision,
     UsageSummary,
 )
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kitaru.adapters.openai_agents._types import OpenAIRunRequest, OpenAIRunResult, ToolDecision
+from kitaru.adapters.approvals import ToolDecision
+from kitaru.adapters.openai_agents._types import OpenAIRunRequest, OpenAIRunResult
 from kitaru.errors import KitaruUsageError
 from kitaru.waits import wait
 

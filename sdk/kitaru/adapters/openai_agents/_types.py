@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kitaru.adapters.approvals import ToolDecision
+
 
 class Interruption(BaseModel):
     """A tool call the agent stopped at, waiting for approval."""
@@ -27,15 +29,6 @@ class UsageSummary(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
-
-
-class ToolDecision(BaseModel):
-    """An answer to one tool approval: approve, or reject with a message for the model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    approve: bool
-    message: str | None = Field(default=None, description="Shown to the model on a rejection.")
 
 
 class OpenAIRunRequest(BaseModel):
