@@ -118,3 +118,17 @@ def test_no_model_or_an_unknown_provider_is_refused_by_name(
         kitaru.llm("hello")
     with pytest.raises(KitaruUsageError, match="model 'gemnai:x': use provider:model"):
         kitaru.llm("hello", model="gemnai:x")
+
+
+def test_ollama_and_azure_go_through_the_openai_client_at_their_own_endpoints(
+    model_api: ModelAPI, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", model_api.base_url)
+    assert kitaru.llm("hi", model="ollama:llama3.2") == "[hi]"  # no key needed
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-test")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", f"http://127.0.0.1:{model_api.port}")
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
+    assert kitaru.llm("hello", model="azure:my-deployment") == "[hello]"
+    ollama, azure = model_api.requests
+    assert ollama[0] == "/v1/chat/completions" and ollama[1]["model"] == "llama3.2"
+    assert azure[0] == "/openai/deployments/my-deployment/chat/completions"
