@@ -48,6 +48,9 @@ def test_an_agent_approval_waits_with_no_pod_and_kubectl_patch_resumes_it(
     status = agents.wait_phase("review-1", "Succeeded", timeout=180)["status"]
     info = agents.store_client().executions.get(status["executionId"])
     assert info.output == "done: refunded 5"
+    shown = agents.kubectl("get", "execution", "review-1", "-n", agents.namespace, "-o",
+                           "jsonpath={.status.output.value}").stdout
+    assert shown == "done: refunded 5"  # a small output is in status, for kubectl
     assert model_api.count("/responses") == 2  # the first model call was not made again
     assert agents.runs_of("refund") == 1
     assert info.usage is not None and info.usage.calls == 2

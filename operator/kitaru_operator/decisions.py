@@ -10,11 +10,13 @@ names are deterministic and the status it writes is a function of what it saw.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from kitaru.errors import KitaruWaitValidationError
-from kitaru.records import ErrorInfo, RunOutcome, WaitInfo
+from kitaru.records import ErrorInfo, RunOutcome, ValueRef, WaitInfo
 from kitaru.waits import check_answer
 from kitaru_operator.failures import (
     infrastructure_failure,
@@ -237,12 +239,25 @@ def _on_run(decision: Decision, obs: Observed, run: int) -> Decision:
     return _after_outcome(decision, obs, outcome)
 
 
+#: A return value this small (its stored JSON) is copied into status.output.value.
+OUTPUT_IN_STATUS_BYTES = 1024
+
+
+def small_output(ref: ValueRef) -> Any:
+    """The JSON of a small plain-JSON return value, else None (read it from the store)."""
+    if (ref.inline is None or ref.serializer not in ("json", "pydantic")
+            or len(ref.inline.encode()) > OUTPUT_IN_STATUS_BYTES):
+        return None
+    return json.loads(ref.inline)
+
+
 def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> Decision:
     status = decision.status
     run = status.run
     if outcome.outcome == "succeeded":
         if outcome.output is not None:
-            status.output = OutputRef(digest=outcome.output.digest, type=outcome.output.type)
+            status.output = OutputRef(digest=outcome.output.digest, type=outcome.output.type,
+                                      value=small_output(outcome.output))
         set_phase(decision, "Succeeded", obs, reason="Succeeded", message=f"run {run} succeeded")
         return decision
     if outcome.outcome == "cancelled":

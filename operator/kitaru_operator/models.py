@@ -260,6 +260,9 @@ class OutputRef(KubeModel):
     digest: str = Field(description="sha256 of the serialized value.")
     type: str = Field(description="Python type of the value.")
     uri: str = Field(default="", description="The store the value is in.")
+    value: Any = Field(default=None, description="The value itself, as JSON, when its "
+                       "stored form is at most 1 KB of plain JSON (else read it from the "
+                       "store by digest).")
 
 
 class ExecutionStatus(KubeModel):

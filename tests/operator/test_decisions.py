@@ -136,16 +136,27 @@ def test_invalid_answer_keeps_waiting_with_input_rejected_once() -> None:
     assert all(c.type != "InputRejected" for c in fixed.status.conditions)
 
 
-def test_success_records_the_output_reference_only() -> None:
+def test_success_records_the_output_reference_and_a_small_value_itself() -> None:
     status = ExecutionStatus(phase="Running", run=2, flow_version="demo-v2")
-    output = ValueRef(serializer="json", type="builtins:str", size=4, digest="abc", inline='"ok"')
-    decision = decide(observed(status=status, jobs=(JobView(2, "succeeded"),),
+
+    def succeed(inline: str, serializer: str = "json") -> ExecutionStatus:
+        output = ValueRef(serializer=serializer, type="builtins:str", size=len(inline),
+                          digest="abc", inline=inline)
+        return decide(observed(status=status, jobs=(JobView(2, "succeeded"),),
                                latest=RunView(True, RunOutcome(run=2, outcome="succeeded",
-                                                               output=output))))
-    assert decision.status.phase == "Succeeded"
-    assert decision.status.output is not None and decision.status.output.digest == "abc"
-    assert "ok" not in decision.status.model_dump_json()  # no payloads in status
-    succeeded = next(c for c in decision.status.conditions if c.type == "Succeeded")
+                                                               output=output)))).status
+
+    small = succeed('{"answer": "ok"}')
+    assert small.phase == "Succeeded"
+    assert small.output is not None and small.output.digest == "abc"
+    assert small.output.value == {"answer": "ok"}  # kubectl jsonpath shows it
+    big = succeed(json.dumps("x" * 1100))
+    assert big.output is not None and big.output.value is None  # status stays bounded
+    assert "xxxx" not in big.model_dump_json()
+    typed = succeed('{"__kitaru_type__": "datetime"}', serializer="typed-json")
+    assert typed.output is not None and typed.output.value is None
+    decision_status = small
+    succeeded = next(c for c in decision_status.conditions if c.type == "Succeeded")
     assert succeeded.status == "True"
 
 
