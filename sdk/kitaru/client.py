@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru.errors import (
     KitaruStateError,
@@ -31,6 +31,9 @@ from kitaru.serialization import decode, decode_plain
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
 from kitaru.stores import ObjectStore, open_store
 from kitaru.waits import check_answer
+
+if TYPE_CHECKING:
+    from kitaru.diff import ExecutionDiff
 
 # Runs started by these launches belong to a process of their own, so cancel may signal it.
 _OWN_PROCESS_REASONS = ("input", "retry", "resume", "replay", "abort")
@@ -222,6 +225,12 @@ class Executions:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(start.pid, signal.SIGTERM)
         return FlowHandle(journal)
+
+    def diff(self, a: str, b: str) -> ExecutionDiff:
+        """Compare two executions checkpoint by checkpoint (see :mod:`kitaru.diff`)."""
+        from kitaru.diff import diff_executions
+
+        return diff_executions(self._journal(a), self._journal(b))
 
     def replay(
         self,

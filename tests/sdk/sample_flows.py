@@ -462,3 +462,22 @@ def flaky_branch(i: int) -> int:
 def flaky_fan(width: int) -> list[int]:
     """A fan-out whose second branch fails in user code until a gate says it is fixed."""
     return [f.result() for f in flaky_branch.map(range(width))]
+
+
+@checkpoint
+def constant() -> str:
+    return "always the same"
+
+
+@checkpoint
+def profile(name: str, score: int) -> dict[str, Any]:
+    return {"name": name, "tags": ["new", name[:2]], "score": score, "ok": True}
+
+
+@flow
+def diff_flow(name: str, score: int, extra: bool) -> str:
+    constant()
+    profile(name, score)
+    if extra:
+        constant(id="bonus")
+    return name

@@ -186,3 +186,28 @@ def replay(args: argparse.Namespace, client: KitaruClient) -> int:
     info = client.executions.get(handle.exec_id)
     _emit(args, info, f"{info.exec_id}: replay of {args.exec_id} started")
     return 0
+
+
+def diff(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru executions diff A B``: checkpoints that match, differ or only one has."""
+    found = client.executions.diff(args.exec_a, args.exec_b)
+    if args.output == "json":
+        print(found.model_dump_json(indent=2))
+        return 0
+    label = {"same": "same", "changed": "changed", "only_a": f"only in {found.a}",
+             "only_b": f"only in {found.b}"}
+    print(table([[c.id, label[c.state]] for c in found.checkpoints], ["CHECKPOINT", "STATE"]))
+    for c in found.checkpoints:
+        if c.state != "changed":
+            continue
+        print(f"\n{c.id}:")
+        for change in c.changes:
+            left = json.dumps(change.a) if change.in_a else "(absent)"
+            right = json.dumps(change.b) if change.in_b else "(absent)"
+            print(f"  {change.path}: {left} -> {right}")
+        if c.more_changes:
+            print(f"  ... and {c.more_changes} more")
+    print(f"\n{found.count('same')} same, {found.count('changed')} changed, "
+          f"{found.count('only_a')} only in {found.a}, {found.count('only_b')} only in "
+          f"{found.b}")
+    return 0

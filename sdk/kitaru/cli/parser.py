@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from importlib import metadata
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import kitaru
 from kitaru.cli import commands
@@ -52,6 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", help="the flow's arguments as a JSON object")
     run.set_defaults(func=commands.run)
 
+    _add_executions(sub, common)
+
+    art = sub.add_parser("artifacts", parents=[common], help="read stored values")
+    art_sub = art.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    als = art_sub.add_parser("list", parents=[common], help="an execution's stored values")
+    als.add_argument("exec_id")
+    als.set_defaults(func=commands.artifacts_list)
+    aget = art_sub.add_parser("get", parents=[common],
+                              help="print a checkpoint's stored value as JSON")
+    aget.add_argument("exec_id")
+    aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
+    aget.set_defaults(func=commands.artifacts_get)
+    return parser
+
+
+def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The ``kitaru executions ...`` subcommands."""
     ex = sub.add_parser("executions", parents=[common], help="inspect and drive executions")
     ex_sub = ex.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ls = ex_sub.add_parser("list", parents=[common], help="list executions, newest first")
@@ -81,21 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     abort.add_argument("exec_id")
     abort.add_argument("--wait", help="the wait's name (default: the one it waits on)")
     abort.set_defaults(func=commands.abort_wait)
+    dif = ex_sub.add_parser("diff", parents=[common],
+                            help="compare two executions checkpoint by checkpoint")
+    dif.add_argument("exec_a")
+    dif.add_argument("exec_b")
+    dif.set_defaults(func=commands.diff)
     rep = ex_sub.add_parser("replay", parents=[common], help="replay from a checkpoint")
     rep.add_argument("exec_id")
     rep.add_argument("--from", dest="at", help="the checkpoint id to replay from")
     rep.add_argument("--overrides", help="JSON object: input.<name>, checkpoint.<id>, ...")
     rep.add_argument("--skip", action="append", help="a checkpoint to reuse (repeatable)")
     rep.set_defaults(func=commands.replay)
-
-    art = sub.add_parser("artifacts", parents=[common], help="read stored values")
-    art_sub = art.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    als = art_sub.add_parser("list", parents=[common], help="an execution's stored values")
-    als.add_argument("exec_id")
-    als.set_defaults(func=commands.artifacts_list)
-    aget = art_sub.add_parser("get", parents=[common],
-                              help="print a checkpoint's stored value as JSON")
-    aget.add_argument("exec_id")
-    aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
-    aget.set_defaults(func=commands.artifacts_get)
-    return parser
