@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any, NoReturn
 
@@ -34,6 +36,27 @@ def _count(text: str) -> int:
     return number
 
 
+_CLUSTER = _Parser(add_help=False)
+_CLUSTER.add_argument("--cluster", action="store_true", default=argparse.SUPPRESS,
+                      help="act on Execution resources of the cluster (kube credentials)")
+_CLUSTER.add_argument("--context", default=argparse.SUPPRESS, help="kube context "
+                      "(default $KITARU_KUBE_CONTEXT, else the kubeconfig's current one)")
+_CLUSTER.add_argument("--namespace", "-n", default=argparse.SUPPRESS, help="namespace "
+                      "(default $KITARU_NAMESPACE, else the context's)")
+
+
+def _clustered(local: Callable[[argparse.Namespace, Any], int]
+               ) -> Callable[[argparse.Namespace, Any], int]:
+    """The command, or its cluster form when ``--cluster`` (or ``$KITARU_CLUSTER=1``)."""
+    def run(args: argparse.Namespace, client: Any) -> int:
+        if getattr(args, "cluster", False) or os.environ.get("KITARU_CLUSTER") == "1":
+            from kitaru.cli import cluster
+
+            return cluster.executions(args, local)
+        return local(args, client)
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``kitaru`` argument parser."""
     # Global options are accepted before or after the subcommand; the subcommands'
@@ -54,58 +77,105 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_executions(sub, common)
 
-    art = sub.add_parser("artifacts", parents=[common], help="read stored values")
+    art = sub.add_parser("artifacts", parents=[common, _CLUSTER], help="read stored values")
     art_sub = art.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    als = art_sub.add_parser("list", parents=[common], help="an execution's stored values")
+    als = art_sub.add_parser("list", parents=[common, _CLUSTER],
+                             help="an execution's stored values")
     als.add_argument("exec_id")
-    als.set_defaults(func=commands.artifacts_list)
-    aget = art_sub.add_parser("get", parents=[common],
+    als.set_defaults(func=_clustered(commands.artifacts_list))
+    aget = art_sub.add_parser("get", parents=[common, _CLUSTER],
                               help="print a checkpoint's stored value as JSON")
     aget.add_argument("exec_id")
     aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
-    aget.set_defaults(func=commands.artifacts_get)
+    aget.set_defaults(func=_clustered(commands.artifacts_get))
+    _add_cluster_commands(sub, common)
     return parser
 
 
 def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
     """The ``kitaru executions ...`` subcommands."""
-    ex = sub.add_parser("executions", parents=[common], help="inspect and drive executions")
+    ex = sub.add_parser("executions", parents=[common, _CLUSTER],
+                        help="inspect and drive executions")
     ex_sub = ex.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    ls = ex_sub.add_parser("list", parents=[common], help="list executions, newest first")
+    ls = ex_sub.add_parser("list", parents=[common, _CLUSTER], help="list executions, newest first")
     ls.add_argument("--flow")
     ls.add_argument("--status", choices=STATUSES)
     ls.add_argument("--limit", type=_count, help="show at most this many (1 or more)")
-    ls.set_defaults(func=commands.list_executions)
-    lg = ex_sub.add_parser("logs", parents=[common], help="print what each run printed")
+    ls.set_defaults(func=_clustered(commands.list_executions))
+    lg = ex_sub.add_parser("logs", parents=[common, _CLUSTER], help="print what each run printed")
     lg.add_argument("exec_id")
     lg.add_argument("--follow", "-f", action="store_true",
                     help="keep printing what a running execution prints, until it stops")
-    lg.set_defaults(func=commands.logs)
+    lg.set_defaults(func=_clustered(commands.logs))
     for name, func, text in (("get", commands.get, "show one execution and its checkpoints"),
                              ("retry", commands.act, "retry a failed execution"),
                              ("resume", commands.act, "resume an answered, waiting execution"),
                              ("cancel", commands.act, "cancel an execution")):
-        cmd = ex_sub.add_parser(name, parents=[common], help=text)
+        cmd = ex_sub.add_parser(name, parents=[common, _CLUSTER], help=text)
         cmd.add_argument("exec_id")
-        cmd.set_defaults(func=func)
-    inp = ex_sub.add_parser("input", parents=[common], help="answer a wait and resume")
+        cmd.set_defaults(func=_clustered(func))
+    inp = ex_sub.add_parser("input", parents=[common, _CLUSTER], help="answer a wait and resume")
     inp.add_argument("exec_id")
     inp.add_argument("--wait", help="the wait's name (default: the one it waits on)")
     inp.add_argument("--value", required=True, help="the answer as JSON: true, '\"text\"', ...")
-    inp.set_defaults(func=commands.answer)
-    abort = ex_sub.add_parser("abort-wait", parents=[common],
+    inp.set_defaults(func=_clustered(commands.answer))
+    abort = ex_sub.add_parser("abort-wait", parents=[common, _CLUSTER],
                               help="abort a wait: the flow's wait() raises")
     abort.add_argument("exec_id")
     abort.add_argument("--wait", help="the wait's name (default: the one it waits on)")
-    abort.set_defaults(func=commands.abort_wait)
-    dif = ex_sub.add_parser("diff", parents=[common],
+    abort.set_defaults(func=_clustered(commands.abort_wait))
+    dif = ex_sub.add_parser("diff", parents=[common, _CLUSTER],
                             help="compare two executions checkpoint by checkpoint")
     dif.add_argument("exec_a")
     dif.add_argument("exec_b")
-    dif.set_defaults(func=commands.diff)
-    rep = ex_sub.add_parser("replay", parents=[common], help="replay from a checkpoint")
+    dif.set_defaults(func=_clustered(commands.diff))
+    rep = ex_sub.add_parser("replay", parents=[common, _CLUSTER], help="replay from a checkpoint")
     rep.add_argument("exec_id")
     rep.add_argument("--from", dest="at", help="the checkpoint id to replay from")
     rep.add_argument("--overrides", help="JSON object: input.<name>, checkpoint.<id>, ...")
     rep.add_argument("--skip", action="append", help="a checkpoint to reuse (repeatable)")
-    rep.set_defaults(func=commands.replay)
+    rep.set_defaults(func=_clustered(commands.replay))
+
+
+def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``deploy``, ``invoke`` and ``flows``: versioned, tag-routed deployments."""
+    from kitaru.cli import cluster
+
+    dep = sub.add_parser("deploy", parents=[common, _CLUSTER],
+                         help="make a FlowVersion of a flow on the cluster and move its tags")
+    dep.add_argument("entrypoint", help="module:flow, importable from the current folder")
+    dep.add_argument("--image", help="the container image with the flow's code and kitaru")
+    dep.add_argument("--version", type=_count, help="the version number (default: next)")
+    dep.add_argument("--tag", help="a tag to point at it (latest always is)")
+    dep.add_argument("--store-secret", help="a Secret with the store's credentials")
+    dep.add_argument("--env", action="append", help="NAME=value for the run pods (repeatable)")
+    dep.add_argument("--dry-run", action="store_true",
+                     help="print the manifests (with -o yaml) instead of applying them")
+    dep.set_defaults(func=cluster.deploy)
+    inv = sub.add_parser("invoke", parents=[common, _CLUSTER],
+                         help="start an execution of a deployed flow")
+    inv.add_argument("flow")
+    inv.add_argument("--tag", help="the tag to run (default latest)")
+    inv.add_argument("--version", type=_count, help="a version number instead of a tag")
+    inv.add_argument("--input", help="the flow's arguments as a JSON object")
+    inv.add_argument("--wait", action="store_true",
+                     help="follow it to the end: progress on stderr, output on stdout")
+    inv.set_defaults(func=cluster.invoke)
+    fl = sub.add_parser("flows", parents=[common, _CLUSTER], help="deployed flows and tags")
+    fl_sub = fl.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fl_sub.add_parser("list", parents=[common, _CLUSTER],
+                      help="flows, their versions and tags").set_defaults(func=cluster.flows_list)
+    show = fl_sub.add_parser("show", parents=[common, _CLUSTER],
+                             help="one flow: versions, images, tags, executions")
+    show.add_argument("flow")
+    show.set_defaults(func=cluster.flows_show)
+    tg = fl_sub.add_parser("tag", parents=[common, _CLUSTER],
+                           help="point a tag at a version (a rollback moves it back)")
+    tg.add_argument("flow")
+    tg.add_argument("tag")
+    tg.add_argument("--version", type=_count, required=True)
+    tg.set_defaults(func=cluster.flows_tag)
+    ut = fl_sub.add_parser("untag", parents=[common, _CLUSTER], help="remove a tag")
+    ut.add_argument("flow")
+    ut.add_argument("tag")
+    ut.set_defaults(func=cluster.flows_untag)

@@ -1,0 +1,81 @@
+"""The ``kitaru`` CLI against the cluster: deploy versions, invoke by tag, roll a tag back,
+and drive an execution's wait with ``kitaru executions ... --cluster``.
+
+The CLI runs as a user would, with a kubeconfig and ``KITARU_NAMESPACE``; it reads
+checkpoints and logs from the store (S3 on moto) with the user's own credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from operator_fixtures import AWS_ENV, BUCKET, Agents
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
+    agents: Agents, kubeconfig: Path,
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KITARU_NAMESPACE": agents.namespace,
+           "AWS_ENDPOINT_URL": agents.endpoint, **{k.upper(): v for k, v in AWS_ENV.items()}}
+    env.pop("KITARU_STORE", None)
+
+    def kitaru(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "kitaru.cli", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert (done.returncode == 0) == ok, done.stdout + done.stderr
+        return done
+
+    common = ["tests.sdk.sample_flows:approval_flow", "--image", "kitaru-agent:dev",
+              "--store", f"s3://{BUCKET}/{agents.namespace}",
+              "--store-secret", "store-credentials", "--env", f"PYTHONPATH={ROOT}",
+              "--env", f"KITARU_TEST_COUNTERS={agents.counters}"]
+    first = kitaru("deploy", *common, "--tag", "production").stdout
+    assert "deployed FlowVersion approval-flow-v1 (version 1)" in first
+    second = kitaru("deploy", *common, "--tag", "production").stdout
+    assert "FlowVersion approval-flow-v2 (version 2)" in second
+    assert "latest=2, production=2" in second
+    shown = kitaru("flows", "show", "approval-flow").stdout
+    assert "production" in shown and "kitaru-agent:dev" in shown
+
+    name = kitaru("invoke", "approval-flow", "--tag", "production", "--input",
+                  '{"topic": "kelp"}').stdout.strip()
+    status = agents.wait_phase(name, "Waiting", timeout=180)["status"]
+    assert status["version"] == 2
+    listed = kitaru("executions", "list", "--cluster").stdout
+    assert name in listed and "Waiting" in listed and "approve" in listed
+
+    refused = kitaru("executions", "input", name, "--cluster", "--value", '"yes"', ok=False)
+    assert "input for wait 'approve' must be a boolean" in refused.stderr
+    assert agents.phase(name) == "Waiting"  # a refused answer loses nothing
+    kitaru("executions", "input", name, "--cluster", "--value", "true")
+    agents.wait_phase(name, "Succeeded", timeout=180)
+    got = kitaru("executions", "get", name, "--cluster").stdout
+    assert f"{agents.namespace}/{name} (Succeeded)" in got and "research" in got
+    assert "research" in kitaru("executions", "logs", name, "--cluster").stdout
+    artifacts = kitaru("artifacts", "list", name, "--cluster").stdout
+    assert "research" in artifacts and "publish" in artifacts
+
+    assert kitaru("flows", "tag", "approval-flow", "production", "--version", "1"
+                  ).stdout.strip() == "latest=2, production=1"  # the rollback
+    again = kitaru("invoke", "approval-flow", "--tag", "production", "--input",
+                   '{"topic": "moss"}').stdout.strip()
+    assert agents.wait_phase(again, "Waiting", timeout=180)["status"]["version"] == 1
+    kitaru("executions", "input", again, "--cluster", "--value", "true")
+    agents.wait_phase(again, "Succeeded", timeout=180)
+    compared = kitaru("executions", "diff", name, again, "--cluster", "-o", "json").stdout
+    states = {c["id"]: c["state"] for c in json.loads(compared)["checkpoints"]}
+    assert states["research"] == "changed"
+
+    wrong = kitaru("invoke", "no-such-flow", ok=False).stderr
+    assert "no flow 'no-such-flow'" in wrong and wrong.count("\n") == 1  # one line
+    wrong = kitaru("flows", "tag", "approval-flow", "production", "--version", "9",
+                   ok=False).stderr
+    assert "has no version 9 (versions: 1, 2)" in wrong
+    wrong = kitaru("deploy", "tests.sdk.sample_flows:approval_flow", ok=False).stderr
+    assert "--image is required" in wrong

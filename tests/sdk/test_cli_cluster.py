@@ -1,0 +1,53 @@
+"""The cluster commands' parts that need no cluster: manifests, and one-line refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kitaru(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kitaru.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def test_a_dry_run_deploy_prints_the_flow_version_and_the_flows_tags() -> None:
+    done = kitaru("deploy", "tests.sdk.sample_flows:approval_flow", "--image", "agents:1.4",
+                  "--version", "3", "--tag", "production", "--store", "s3://bucket/kitaru",
+                  "--store-secret", "store-creds", "--env", "MODE=fast", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    fv, flow = yaml.safe_load_all(done.stdout)
+    assert fv["kind"] == "FlowVersion" and fv["metadata"]["name"] == "approval-flow-v3"
+    assert fv["spec"] == {
+        "flow": "approval-flow", "version": 3, "image": "agents:1.4",
+        "entrypoint": "tests.sdk.sample_flows:approval_flow",
+        "env": [{"name": "MODE", "value": "fast"}],
+        "store": {"uri": "s3://bucket/kitaru", "credentialsSecret": {"name": "store-creds"}}}
+    assert flow == {"apiVersion": "kitaru.ai/v1alpha1", "kind": "Flow",
+                    "metadata": {"name": "approval-flow"},
+                    "spec": {"tags": {"latest": 3, "production": 3}}}
+
+
+def test_bad_cluster_requests_are_one_line_naming_what_to_fix(tmp_path: Path) -> None:
+    nowhere = {"KUBECONFIG": str(tmp_path / "missing"), "KITARU_KUBE_CONTEXT": ""}
+    cases = [
+        (("deploy", "tests.sdk.sample_flows:approval_flow", "--version", "1", "--dry-run"),
+         "--image is required"),
+        (("deploy", "tests.sdk.sample_flows:approval_flow", "--image", "x", "--version", "1",
+          "--env", "NOEQUALS", "--dry-run"), "--env 'NOEQUALS': write it as NAME=value"),
+        (("invoke", "approval-flow"), "no kube context"),
+        (("executions", "list", "--cluster"), "no kube context"),
+        (("deploy", "nosuch.module:flow", "--image", "x"), "cannot be imported"),
+    ]
+    for args, expected in cases:
+        done = kitaru(*args, env=nowhere)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert expected in done.stderr, (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
