@@ -13,13 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from kitaru import KitaruClient
 from operator_fixtures import AWS_ENV, BUCKET, Agents
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
-    agents: Agents, kubeconfig: Path,
+    agents: Agents, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KITARU_NAMESPACE": agents.namespace,
            "AWS_ENDPOINT_URL": agents.endpoint, **{k.upper(): v for k, v in AWS_ENV.items()}}
@@ -79,3 +82,12 @@ def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
     assert "has no version 9 (versions: 1, 2)" in wrong
     wrong = kitaru("deploy", "tests.sdk.sample_flows:approval_flow", ok=False).stderr
     assert "--image is required" in wrong
+
+    # The same from Python.
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    cluster = KitaruClient.cluster(namespace=agents.namespace)
+    (summary,) = cluster.flows.list()
+    assert (summary.flow, summary.versions, summary.tags) == (
+        "approval-flow", [1, 2], {"latest": 2, "production": 1})
+    assert summary.executions == {1: 1, 2: 1}
+    assert {e.name for e in cluster.executions.list(phase="succeeded")} == {name, again}

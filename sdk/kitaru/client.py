@@ -33,6 +33,7 @@ from kitaru.stores import ObjectStore, open_store
 from kitaru.waits import check_answer
 
 if TYPE_CHECKING:
+    from kitaru.cluster.client import ClusterClient
     from kitaru.diff import ExecutionDiff
 
 # Runs started by these launches belong to a process of their own, so cancel may signal it.
@@ -307,6 +308,14 @@ class KitaruClient:
     Args:
         store: Store URI or object (default ``$KITARU_STORE`` or ``./.kitaru``).
     """
+
+    @staticmethod
+    def cluster(*, context: str | None = None, namespace: str | None = None) -> ClusterClient:
+        """The same verbs on a cluster's Execution, Flow and FlowVersion resources, with
+        the user's kube credentials (``pip install 'kitaru[cluster]'``)."""
+        from kitaru.cluster.client import ClusterClient
+
+        return ClusterClient(context=context, namespace=namespace)
 
     def __init__(self, store: str | ObjectStore | None = None) -> None:
         self.store = _open(store)

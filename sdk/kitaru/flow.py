@@ -152,6 +152,28 @@ class Flow(Generic[P, R]):
             return self._store
         return open_store(self._store)
 
+    def deploy(self, *, image: str, version: int | None = None, tag: str | None = None,
+               store: str | None = None, store_secret: str | None = None,
+               env: dict[str, str] | None = None, namespace: str | None = None,
+               context: str | None = None, dry_run: bool = False) -> list[dict[str, Any]]:
+        """Deploy this flow to the cluster as ``kitaru deploy`` does; return the manifests.
+
+        The entrypoint is this flow's module and name, so the module must be importable
+        in the image (not ``__main__``).
+        """
+        from kitaru.cluster.api import connect
+        from kitaru.cluster.flows import deploy
+
+        module = self.fn.__module__
+        if module == "__main__":
+            raise KitaruUsageError(f"flow {self.name!r} is defined in a script run as "
+                                   "__main__; deploy it from an importable module")
+        cluster = None if dry_run and version else connect(context=context,
+                                                           namespace=namespace)
+        return deploy(cluster, f"{module}:{self.fn.__name__}", self.name, image=image,
+                      version=version, tag=tag, store=store, store_secret=store_secret,
+                      env=env, dry_run=dry_run)
+
     def run(self, *args: P.args, **kwargs: P.kwargs) -> FlowHandle:
         """Start an execution and run it here until it completes, fails or waits.
 

@@ -51,3 +51,11 @@ def test_bad_cluster_requests_are_one_line_naming_what_to_fix(tmp_path: Path) ->
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert expected in done.stderr, (args, done.stderr)
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_flow_deploy_from_python_makes_the_same_manifests() -> None:
+    from tests.sdk.sample_flows import approval_flow
+
+    fv, flow = approval_flow.deploy(image="agents:1.4", version=2, tag="canary", dry_run=True)
+    assert fv["spec"]["entrypoint"] == "tests.sdk.sample_flows:approval_flow"
+    assert flow["spec"]["tags"] == {"latest": 2, "canary": 2}

@@ -132,7 +132,10 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
                                "pip install 'kitaru[cluster]'") from None
     context = context or os.environ.get("KITARU_KUBE_CONTEXT") or None
     try:
-        contexts, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+        # Read now, not when the kubernetes package was first imported.
+        kubeconfig = os.environ.get("KUBECONFIG") or None
+        contexts, current = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig)
     except (config.ConfigException, OSError) as exc:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config()  # type: ignore[no-untyped-call]
@@ -148,7 +151,8 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
     chosen = next(c for c in contexts if c["name"] == (context or current["name"]))
     namespace = (namespace or os.environ.get("KITARU_NAMESPACE")
                  or chosen.get("context", {}).get("namespace") or "default")
-    api = config.new_client_from_config(context=chosen["name"])  # type: ignore[no-untyped-call]
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, context=chosen["name"])
     return Cluster(namespace, chosen["name"], api)
 
 
