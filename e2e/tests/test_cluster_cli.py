@@ -91,3 +91,45 @@ def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
         "approval-flow", [1, 2], {"latest": 2, "production": 1})
     assert summary.executions == {1: 1, 2: 1}
     assert {e.name for e in cluster.executions.list(phase="succeeded")} == {name, again}
+
+
+def test_the_mcp_server_drives_the_cluster_with_the_same_tools(
+    agents: Agents, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from mcp import Client
+    from tests.sdk.sample_flows import approval_flow
+
+    from kitaru.mcp_server import build_server
+    from kitaru.planes import ClusterPlane
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    for key, value in {"AWS_ENDPOINT_URL": agents.endpoint, **AWS_ENV}.items():
+        monkeypatch.setenv(key, value)
+    approval_flow.deploy(image="kitaru-agent:dev", namespace=agents.namespace,
+                         store=f"s3://{BUCKET}/{agents.namespace}",
+                         store_secret="store-credentials",
+                         env={"PYTHONPATH": str(ROOT),
+                              "KITARU_TEST_COUNTERS": str(agents.counters)})
+    server = build_server(plane=ClusterPlane(namespace=agents.namespace))
+
+    def call(tool: str, **arguments: object) -> object:
+        async def go() -> object:
+            async with Client(server) as client:
+                result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result.content
+            if result.structured_content is not None:
+                return result.structured_content
+            return result.content[0].text  # type: ignore[union-attr]
+        return asyncio.run(go())
+
+    (flow,) = call("kitaru_flows_list")["result"]  # type: ignore[index]
+    assert (flow["flow"], flow["versions"], flow["tags"]) == ("approval-flow", [1], {"latest": 1})
+    made = call("kitaru_invoke", flow="approval-flow", input={"topic": "reef"})
+    name = made["result"]  # type: ignore[index]
+    agents.wait_phase(str(name), "Waiting", timeout=180)
+    call("kitaru_executions_input", exec_id=name, value=True)
+    agents.wait_phase(str(name), "Succeeded", timeout=180)
+    research = call("kitaru_artifacts_get", exec_id=name, name="research")
+    assert "reef" in str(research)
