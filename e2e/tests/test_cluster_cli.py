@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from kitaru import KitaruClient
+from kitaru.cluster.flows import flow_version_manifest
 from operator_fixtures import AWS_ENV, BUCKET, Agents
+from polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +47,8 @@ def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
     assert "latest=2, production=2" in second
     shown = kitaru("flows", "show", "approval-flow").stdout
     assert "production" in shown and "kitaru-agent:dev" in shown
+
+    _statuses_say_what_is_usable(agents)
 
     name = kitaru("invoke", "approval-flow", "--tag", "production", "--input",
                   '{"topic": "kelp"}').stdout.strip()
@@ -86,7 +90,7 @@ def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
     # The same from Python.
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     cluster = KitaruClient.cluster(namespace=agents.namespace)
-    (summary,) = cluster.flows.list()
+    summary = next(f for f in cluster.flows.list() if f.flow == "approval-flow")
     assert (summary.flow, summary.versions, summary.tags) == (
         "approval-flow", [1, 2], {"latest": 2, "production": 1})
     assert summary.executions == {1: 1, 2: 1}
@@ -133,3 +137,25 @@ def test_the_mcp_server_drives_the_cluster_with_the_same_tools(
     agents.wait_phase(str(name), "Succeeded", timeout=180)
     research = call("kitaru_artifacts_get", exec_id=name, name="research")
     assert "reef" in str(research)
+
+
+def _statuses_say_what_is_usable(agents: Agents) -> None:
+    """The operator says whether a version looks usable, and where the tags point."""
+    def ready(name: str) -> dict[str, str] | None:
+        got = agents.kubectl("get", "flowversion", name, "-n", agents.namespace, "-o",
+                             "json").stdout
+        conditions = (json.loads(got).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Ready"), None)
+
+    assert wait_until(lambda: ready("approval-flow-v2"), timeout=60,
+                      what="FlowVersion status")["reason"] == "StoreAnswers"
+    agents.apply(flow_version_manifest(
+        "broken-flow", 1, image="kitaru-agent:dev", entrypoint="agents.x:flow",
+        store=f"s3://{BUCKET}/{agents.namespace}", store_secret="no-such-secret"))
+    condition = wait_until(lambda: ready("broken-flow-v1"), timeout=60, what="its status")
+    assert (condition["status"], condition["reason"]) == ("False", "SecretNotFound")
+    assert "no Secret 'no-such-secret'" in condition["message"]
+    flow_status = wait_until(lambda: (json.loads(agents.kubectl(
+        "get", "flow", "approval-flow", "-n", agents.namespace, "-o", "json").stdout
+    ).get("status") or {}).get("tags"), timeout=60, what="Flow status")
+    assert flow_status["production"] == "approval-flow-v2"

@@ -26,6 +26,7 @@ from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
 from kitaru_operator.apply import ConflictError, apply, post_event
 from kitaru_operator.cache import CACHE
+from kitaru_operator.catalog_handlers import refresh_flow, refresh_flow_version
 from kitaru_operator.decisions import (
     current_run,
     decide,
@@ -132,12 +133,21 @@ def on_pod(type: str, event: kopf.RawEvent, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, "flowversions")
 def on_flow_version(type: str, event: kopf.RawEvent, **_: Any) -> None:
-    """Keep FlowVersions at hand: every reconcile of an Execution reads its own."""
+    """Keep FlowVersions at hand (every reconcile of an Execution reads its own), and say
+    in their status whether they look usable."""
     obj = cast(dict[str, Any], event["object"])
-    if type == "DELETED":
-        CACHE.drop_flow_version(obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
-    else:
-        CACHE.put_flow_version(obj)
+    namespace = obj["metadata"].get("namespace") or ""
+    try:
+        if type == "DELETED":
+            CACHE.drop_flow_version(namespace, obj["metadata"]["name"])
+            if (obj.get("spec") or {}).get("flow"):
+                refresh_flow(namespace, str(obj["spec"]["flow"]))
+        else:
+            CACHE.put_flow_version(obj)
+            refresh_flow_version(obj)
+    except ApiException as exc:
+        logger.warning("flowversion %s: cannot write its status: %s", obj["metadata"]["name"],
+                       exc.reason)
 
 
 def _resync_forever() -> None:

@@ -161,9 +161,13 @@ class FlowSpec(KubeModel):
 
 
 class FlowStatus(KubeModel):
-    """Versions of the flow the operator knows."""
+    """Versions of the flow the operator knows, and where its tags point."""
 
     versions: list[int] = Field(default_factory=list, description="Known version numbers.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tag name to the "
+                                 "FlowVersion it resolves to.")
+    conditions: list[Condition] = Field(default_factory=list,
+                                        description="Ready: every tag has its FlowVersion.")
 
 
 # -- Execution --------------------------------------------------------------------------

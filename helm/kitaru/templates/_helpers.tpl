@@ -29,7 +29,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["executions", "flowversions", "flows"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["kitaru.ai"]
-  resources: ["executions/status"]
+  resources: ["executions/status", "flowversions/status", "flows/status"]
   verbs: ["patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]

@@ -1,0 +1,99 @@
+"""Writing FlowVersion and Flow status (see :mod:`kitaru_operator.catalog`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import kopf
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from kitaru.errors import StoreError, StoreUnavailableError
+from kitaru_operator.catalog import flow_status, flow_version_status
+from kitaru_operator.models import GROUP, VERSION, FlowStatus, FlowVersionStatus
+from kitaru_operator.observe import api, custom_get, custom_list, open_run_store, store_options
+from kitaru_operator.settings import SETTINGS
+
+logger = logging.getLogger("kitaru_operator")
+
+
+def refresh_flow_version(obj: dict[str, Any]) -> None:
+    """Write a FlowVersion's Ready condition, then its Flow's status."""
+    meta = obj["metadata"]
+    namespace = meta.get("namespace") or ""
+    spec = obj.get("spec") or {}
+
+    def check(uri: str, secret: str | None) -> tuple[bool, str, str]:
+        core = client.CoreV1Api(api())
+        try:
+            options = store_options(core, namespace, uri, secret)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False, "SecretNotFound", (f"spec.store.credentialsSecret: no Secret "
+                                                 f"{secret!r} in namespace {namespace}")
+            return False, "SecretUnreadable", f"Secret {secret!r}: {exc.reason}"
+        try:
+            open_run_store(uri, options).exists("executions/.kitaru-probe")
+        except StoreUnavailableError as exc:
+            return False, "StoreUnavailable", f"store {uri}: {exc}"
+        except StoreError as exc:
+            return False, "StoreRefused", f"store {uri}: {exc}"
+        return True, "StoreAnswers", f"store {uri} answers; entrypoint {spec.get('entrypoint')}"
+
+    old = _status(obj, FlowVersionStatus)
+    new = flow_version_status(spec, generation=meta.get("generation", 1),
+                              now=SETTINGS.clock(), default_store=SETTINGS.default_store,
+                              check_store=check, old=old)
+    _write(namespace, "flowversions", meta["name"], obj, new)
+    if spec.get("flow"):
+        refresh_flow(namespace, str(spec["flow"]))
+
+
+def refresh_flow(namespace: str, name: str) -> None:
+    """Write a Flow's versions and the FlowVersion each of its tags resolves to."""
+    custom = client.CustomObjectsApi(api())
+    obj = custom_get(custom, namespace, "flows", name)
+    if obj is None:
+        return
+    versions = {int(fv["spec"]["version"]): fv["metadata"]["name"]
+                for fv in custom_list(custom, namespace, "flowversions")
+                if (fv.get("spec") or {}).get("flow") == name}
+    tags = {str(k): int(v) for k, v in ((obj.get("spec") or {}).get("tags") or {}).items()}
+    new = flow_status(name, tags, versions, generation=obj["metadata"].get("generation", 1),
+                      now=SETTINGS.clock(), old=_status(obj, FlowStatus))
+    _write(namespace, "flows", name, obj, new)
+
+
+@kopf.on.event(GROUP, VERSION, "flows")
+def on_flow(type: str, event: kopf.RawEvent, **_: Any) -> None:
+    """A Flow changed (its tags moved): say where its tags point now."""
+    if type == "DELETED":
+        return
+    obj = cast(dict[str, Any], event["object"])
+    try:
+        refresh_flow(obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+    except ApiException as exc:
+        logger.warning("flow %s: cannot write its status: %s", obj["metadata"]["name"],
+                       exc.reason)
+
+
+def _status(obj: dict[str, Any], model: Any) -> Any:
+    try:
+        return model.model_validate(obj.get("status") or {})
+    except ValidationError:
+        return None
+
+
+def _write(namespace: str, plural: str, name: str, obj: dict[str, Any], new: Any) -> None:
+    body = new.model_dump(by_alias=True, mode="json", exclude_none=True)
+    old = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
+    if body == old:
+        return  # nothing changed: no write, no event for every watcher
+    try:
+        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, plural, name, {"status": body})
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
