@@ -159,3 +159,20 @@ def _statuses_say_what_is_usable(agents: Agents) -> None:
         "get", "flow", "approval-flow", "-n", agents.namespace, "-o", "json").stdout
     ).get("status") or {}).get("tags"), timeout=60, what="Flow status")
     assert flow_status["production"] == "approval-flow-v2"
+
+
+def test_a_cluster_without_the_crds_is_one_line_naming_the_fix(
+    kubeconfig: Path, namespace: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import kitaru.cluster.api as cluster_api
+    from kitaru.errors import KitaruUsageError
+
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # Kitaru's group with a name this API server does not serve: as if never installed.
+    monkeypatch.setattr(cluster_api, "GROUP", "absent.kitaru.example")
+    cluster = cluster_api.connect(namespace=namespace)
+    with pytest.raises(KitaruUsageError, match=(
+            r"does not serve executions\.absent\.kitaru\.example: install Kitaru's CRDs")):
+        cluster.list("executions")
+    with pytest.raises(KitaruUsageError, match="install Kitaru's CRDs"):
+        cluster.get("flows", "anything")

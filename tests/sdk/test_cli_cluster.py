@@ -59,3 +59,21 @@ def test_flow_deploy_from_python_makes_the_same_manifests() -> None:
     fv, flow = approval_flow.deploy(image="agents:1.4", version=2, tag="canary", dry_run=True)
     assert fv["spec"]["entrypoint"] == "tests.sdk.sample_flows:approval_flow"
     assert flow["spec"]["tags"] == {"latest": 2, "canary": 2}
+
+
+def test_config_defaults_flags_env_and_file_in_that_order(tmp_path: Path) -> None:
+    env = {"KITARU_CONFIG": str(tmp_path / "config.toml"), "KITARU_NAMESPACE": ""}
+    assert kitaru("config", "set", "namespace", "agents", env=env).returncode == 0
+    assert kitaru("config", "set", "cluster", "true", env=env).returncode == 0
+    assert (tmp_path / "config.toml").read_text() == 'cluster = true\nnamespace = "agents"\n'
+    listed = kitaru("config", "list", "-o", "json", env=env).stdout
+    assert '"namespace": "agents"' in listed and '"cluster": "true"' in listed
+    from_env = kitaru("config", "list", env={**env, "KITARU_NAMESPACE": "team-b"}).stdout
+    assert "team-b" in from_env and "$KITARU_NAMESPACE" in from_env
+    # cluster = true makes --cluster the default: without a kubeconfig, one line says so.
+    done = kitaru("executions", "list", env={**env, "KUBECONFIG": str(tmp_path / "none")})
+    assert done.returncode == 1 and "no kube context" in done.stderr
+    bad = kitaru("config", "set", "cluster", "maybe", env=env)
+    assert bad.returncode == 1 and "cluster must be true or false" in bad.stderr
+    assert kitaru("config", "unset", "cluster", env=env).returncode == 0
+    assert "cluster" not in (tmp_path / "config.toml").read_text()

@@ -216,3 +216,44 @@ def _value(text: str) -> Any:
     except json.JSONDecodeError as exc:
         raise KitaruUsageError(f"--value is not valid JSON ({exc.msg}): {text!r}; quote "
                                "strings, for example '\"yes\"'") from None
+
+
+def config_list(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru config list``: each setting and where it comes from."""
+    del client
+    import os
+
+    from kitaru.cluster import config
+
+    stored = config.read()
+    rows = []
+    for key, env in config.KEYS.items():
+        if os.environ.get(env):
+            rows.append([key, os.environ[env], f"${env}"])
+        elif key in stored:
+            rows.append([key, stored[key], str(config.path())])
+        else:
+            rows.append([key, "", "(unset)"])
+    if args.output == "json":
+        print(json.dumps({r[0]: r[1] or None for r in rows}, indent=2))
+    else:
+        print(table(rows, ["SETTING", "VALUE", "FROM"]))
+    return 0
+
+
+def config_set(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru config set KEY VALUE``."""
+    del client
+    from kitaru.cluster import config
+
+    print(f"{args.key} = {args.value} ({config.write(args.key, args.value)})")
+    return 0
+
+
+def config_unset(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru config unset KEY``."""
+    del client
+    from kitaru.cluster import config
+
+    print(f"{args.key} unset ({config.write(args.key, None)})")
+    return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any, NoReturn
@@ -49,7 +48,9 @@ def _clustered(local: Callable[[argparse.Namespace, Any], int]
                ) -> Callable[[argparse.Namespace, Any], int]:
     """The command, or its cluster form when ``--cluster`` (or ``$KITARU_CLUSTER=1``)."""
     def run(args: argparse.Namespace, client: Any) -> int:
-        if getattr(args, "cluster", False) or os.environ.get("KITARU_CLUSTER") == "1":
+        from kitaru.cluster.config import value
+
+        if getattr(args, "cluster", False) or value("cluster") in ("1", "true"):
             from kitaru.cli import cluster
 
             return cluster.executions(args, local)
@@ -179,3 +180,15 @@ def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     ut.add_argument("flow")
     ut.add_argument("tag")
     ut.set_defaults(func=cluster.flows_untag)
+    cfg = sub.add_parser("config", parents=[common],
+                         help="defaults for the cluster commands (cluster, context, namespace)")
+    cfg_sub = cfg.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    cfg_sub.add_parser("list", parents=[common], help="the settings and where they come from"
+                       ).set_defaults(func=cluster.config_list)
+    cset = cfg_sub.add_parser("set", parents=[common], help="set a default")
+    cset.add_argument("key", choices=["cluster", "context", "namespace"])
+    cset.add_argument("value")
+    cset.set_defaults(func=cluster.config_set)
+    cun = cfg_sub.add_parser("unset", parents=[common], help="remove a default")
+    cun.add_argument("key", choices=["cluster", "context", "namespace"])
+    cun.set_defaults(func=cluster.config_unset)

@@ -130,7 +130,9 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
     except ImportError:
         raise KitaruUsageError("the cluster commands need the kubernetes package: "
                                "pip install 'kitaru[cluster]'") from None
-    context = context or os.environ.get("KITARU_KUBE_CONTEXT") or None
+    from kitaru.cluster.config import value
+
+    context = context or value("context") or None
     try:
         # Read now, not when the kubernetes package was first imported.
         kubeconfig = os.environ.get("KUBECONFIG") or None
@@ -141,7 +143,7 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
             config.load_incluster_config()  # type: ignore[no-untyped-call]
             from kubernetes import client
 
-            return Cluster(namespace or os.environ.get("KITARU_NAMESPACE") or "default", None,
+            return Cluster(namespace or value("namespace") or "default", None,
                            client.ApiClient())
         raise KitaruUsageError(f"no kube context: {exc}; set KUBECONFIG or --context") from None
     names = [c["name"] for c in contexts]
@@ -149,7 +151,7 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
         raise KitaruUsageError(f"no kube context {context!r}; the kubeconfig has: "
                                f"{', '.join(names) or 'none'}")
     chosen = next(c for c in contexts if c["name"] == (context or current["name"]))
-    namespace = (namespace or os.environ.get("KITARU_NAMESPACE")
+    namespace = (namespace or value("namespace")
                  or chosen.get("context", {}).get("namespace") or "default")
     api = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=kubeconfig, context=chosen["name"])
