@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,64 @@ from polling import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
-    agents: Agents, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _cli(agents: Agents, kubeconfig: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``kitaru ...`` as a user with a kubeconfig, a default namespace and S3 credentials."""
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KITARU_NAMESPACE": agents.namespace,
-           "AWS_ENDPOINT_URL": agents.endpoint, **{k.upper(): v for k, v in AWS_ENV.items()}}
+           "AWS_ENDPOINT_URL": agents.endpoint, **AWS_ENV}
     env.pop("KITARU_STORE", None)
 
     def kitaru(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([sys.executable, "-m", "kitaru.cli", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+                              capture_output=True, text=True, timeout=180, check=False)
         assert (done.returncode == 0) == ok, done.stdout + done.stderr
         return done
+    return kitaru
+
+
+def test_invoke_wait_follows_to_the_output_and_cancel_replay_untag_work(
+    agents: Agents, kubeconfig: Path,
+) -> None:
+    kitaru = _cli(agents, kubeconfig)
+    deploy = ["--image", "kitaru-agent:dev", "--store", f"s3://{BUCKET}/{agents.namespace}",
+              "--store-secret", "store-credentials", "--env", f"PYTHONPATH={ROOT}",
+              "--env", f"KITARU_TEST_COUNTERS={agents.counters}"]
+    kitaru("deploy", "tests.sdk.sample_flows:diff_flow", *deploy, "--tag", "stable")
+    done = kitaru("invoke", "diff-flow", "--input",
+                  '{"name": "kelp", "score": 1, "extra": false}', "--wait")
+    assert done.stdout == '"kelp"\n'  # the output alone on stdout
+    assert ": Succeeded" in done.stderr and "created in namespace" in done.stderr
+    first = done.stderr.split("execution ", 1)[1].split(" ", 1)[0]
+
+    replayed = kitaru("executions", "replay", first, "--cluster", "--from", "profile",
+                      "--overrides", '{"input.name": "moss"}').stdout.strip()
+    status = agents.wait_phase(replayed, "Succeeded", timeout=180)["status"]
+    assert status["output"]["value"] == "moss"
+
+    kitaru("deploy", "tests.sdk.sample_flows:approval_flow", *deploy)
+    waiting = kitaru("invoke", "approval-flow", "--input", '{"topic": "tide"}').stdout.strip()
+    agents.wait_phase(waiting, "Waiting", timeout=180)
+    kitaru("executions", "cancel", waiting, "--cluster")
+    agents.wait_phase(waiting, "Cancelled", timeout=60)
+
+    kitaru("deploy", "tests.sdk.sample_flows:fails_until_fixed", *deploy)
+    failing = kitaru("invoke", "fails-until-fixed", "--input", '{"x": 1}').stdout.strip()
+    agents.wait_phase(failing, "Failed", timeout=180)
+    early = kitaru("executions", "retry", "--cluster", waiting, ok=False).stderr
+    assert "only a Failed execution can be retried" in early
+    agents.gate("fixed").write_text("yes")
+    assert "retry 1 requested" in kitaru("executions", "retry", "--cluster", failing).stdout
+    agents.wait_phase(failing, "Succeeded", timeout=180)
+    assert agents.runs_of("slow_step_1") == 1  # finished work was kept
+
+    assert kitaru("flows", "untag", "diff-flow", "stable").stdout.strip() == "latest=1"
+    gone = kitaru("invoke", "diff-flow", "--tag", "stable", ok=False).stderr
+    assert "flow diff-flow has no tag 'stable' (tags: latest)" in gone
+
+
+def test_deploy_invoke_by_tag_roll_back_and_answer_a_wait_with_the_cli(
+    agents: Agents, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kitaru = _cli(agents, kubeconfig)
 
     common = ["tests.sdk.sample_flows:approval_flow", "--image", "kitaru-agent:dev",
               "--store", f"s3://{BUCKET}/{agents.namespace}",

@@ -21,7 +21,8 @@ def kitaru(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 def test_a_dry_run_deploy_prints_the_flow_version_and_the_flows_tags() -> None:
     done = kitaru("deploy", "tests.sdk.sample_flows:approval_flow", "--image", "agents:1.4",
                   "--version", "3", "--tag", "production", "--store", "s3://bucket/kitaru",
-                  "--store-secret", "store-creds", "--env", "MODE=fast", "--dry-run")
+                  "--store-secret", "store-creds", "--env", "MODE=fast", "--dry-run", "-o",
+                  "yaml")
     assert done.returncode == 0, done.stderr
     fv, flow = yaml.safe_load_all(done.stdout)
     assert fv["kind"] == "FlowVersion" and fv["metadata"]["name"] == "approval-flow-v3"
@@ -45,6 +46,7 @@ def test_bad_cluster_requests_are_one_line_naming_what_to_fix(tmp_path: Path) ->
         (("invoke", "approval-flow"), "no kube context"),
         (("executions", "list", "--cluster"), "no kube context"),
         (("deploy", "nosuch.module:flow", "--image", "x"), "cannot be imported"),
+        (("executions", "list", "-o", "yaml"), "-o yaml is for kitaru deploy --dry-run"),
     ]
     for args, expected in cases:
         done = kitaru(*args, env=nowhere)

@@ -51,6 +51,9 @@ def deploy(args: argparse.Namespace, client: KitaruClient) -> int:
                             store_secret=args.store_secret, env=_env(args.env),
                             dry_run=args.dry_run)
     if args.dry_run:
+        if args.output == "json":
+            print(json.dumps(manifests, indent=2))
+            return 0
         import yaml
 
         print(yaml.safe_dump_all(manifests, sort_keys=False), end="")

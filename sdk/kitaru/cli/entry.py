@@ -28,6 +28,8 @@ def _refuse(message: str) -> int:
 
 def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.output == "yaml" and not (args.group == "deploy" and args.dry_run):
+        return _refuse("-o yaml is for kitaru deploy --dry-run; use -o json here")
     try:
         trail = ReadTrail(open_store(args.store))
     except KitaruError as exc:

@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   (common, argparse.SUPPRESS, argparse.SUPPRESS)):
         target.add_argument("--store", default=default_store,
                             help="store URI (default $KITARU_STORE or ./.kitaru)")
-        target.add_argument("--output", "-o", choices=["text", "json"], default=default_output)
+        target.add_argument("--output", "-o", choices=["text", "json", "yaml"],
+                            default=default_output,
+                            help="text or json (yaml: for kitaru deploy --dry-run)")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
     run = sub.add_parser("run", parents=[common], help="run a flow here until it ends or waits")
     run.add_argument("entrypoint", help="module:flow, importable from the current folder")
