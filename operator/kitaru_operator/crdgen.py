@@ -168,6 +168,7 @@ def execution_crd() -> dict[str, Any]:
         _column("Version", ".status.version", "integer"),
         _column("Phase", ".status.phase"),
         _column("Waiting On", ".status.waitingOn"),
+        _column("Until", ".status.pendingWait.deadline"),
         _column("Checkpoints", ".status.checkpoints.count", "integer"),
         _column("Checkpoint Pods", ".status.checkpointPods", "integer"),
         _column("Run", ".status.run", "integer", priority=1),

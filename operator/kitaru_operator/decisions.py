@@ -71,7 +71,8 @@ def known_from_status(status: ExecutionStatus, run: int,
     if (status.phase != "Waiting" or wait is None or status.run != run
             or any(j.state == "active" for j in jobs)):
         return None
-    info = WaitInfo(name=wait.name, question=wait.question, schema=wait.schema_,
+    info = WaitInfo(name=wait.name, kind=wait.kind, question=wait.question,
+                    schema=wait.schema_,
                     since=wait.since or status.started_at or datetime.now(UTC),
                     deadline=wait.deadline)
     return RunView(claimed=True, outcome=RunOutcome(run=run, outcome="waiting", wait=info),
@@ -251,6 +252,26 @@ def small_output(ref: ValueRef) -> Any:
     return json.loads(ref.inline)
 
 
+def _until_deadline(decision: Decision, obs: Observed, run: int, wait: WaitInfo) -> Decision:
+    """A timer, or a wait with a timeout: wake at its deadline with no pod held until
+    then (a timer per execution, not a poll of all of them); then the next run goes on
+    (past the timer, or into the flow's timeout handling)."""
+    assert wait.deadline is not None
+    until = wait.deadline.isoformat(timespec="seconds")
+    if obs.now < wait.deadline:
+        decision.requeue_after = max((wait.deadline - obs.now).total_seconds(), 0.1)
+        set_phase(decision, "Waiting", obs, reason="Sleeping" if wait.kind == "timer"
+                  else "Waiting", message=f"sleeping until {until}" if wait.kind == "timer"
+                  else f"waiting for input on {wait.name!r} until {until}")
+        return decision
+    timer = wait.kind == "timer"
+    start_run(decision, obs, run + 1, reason="TimerFired" if timer else "WaitTimedOut",
+              message=(f"run {run + 1} goes on after timer {wait.name!r} (due {until})"
+                       if timer else f"run {run + 1} goes on: wait {wait.name!r} got no "
+                       f"answer by {until}"))
+    return decision
+
+
 def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> Decision:
     status = decision.status
     run = status.run
@@ -275,7 +296,7 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
     wait = outcome.wait
     if wait is None:  # a waiting outcome always names its wait; be defensive
         return decision
-    status.pending_wait = PendingWait(name=wait.name, question=wait.question,
+    status.pending_wait = PendingWait(name=wait.name, kind=wait.kind, question=wait.question,
                                       schema=wait.schema_, since=wait.since,
                                       deadline=wait.deadline)
     status.waiting_on = wait.name
@@ -283,6 +304,9 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
     finished = tuple(j for j in obs.jobs if j.state != "active")
     if finished:
         decision.add(DeleteJobs(finished))
+    answered = wait.kind == "input" and wait.name in obs.spec.answers
+    if wait.deadline is not None and not answered:
+        return _until_deadline(decision, obs, run, wait)
     if wait.name not in obs.spec.answers:
         set_phase(decision, "Waiting", obs, reason="Waiting",
                message=f"waiting for input on {wait.name!r}")

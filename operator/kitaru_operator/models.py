@@ -232,13 +232,17 @@ class PendingWait(KubeModel):
     """The wait an execution is stopped at."""
 
     name: str = Field(description="The wait's name: the key to set in spec.answers.")
+    kind: Literal["input", "timer"] = Field(
+        default="input", description="input: answered in spec.answers (until the "
+        "deadline, if any); timer: kitaru.sleep, continues by itself at the deadline.")
     question: str | None = Field(default=None, description="What the flow asks.")
     schema_: dict[str, Any] | None = Field(
         default=None, alias="schema", description="JSON schema the answer must match.",
         json_schema_extra=ANY_JSON,
     )
     since: datetime | None = Field(default=None, description="When the flow started waiting.")
-    deadline: datetime | None = Field(default=None, description="When the wait times out.")
+    deadline: datetime | None = Field(default=None, description="When the wait times out, "
+                                      "or the timer is due; the execution then goes on.")
 
 
 class ErrorStatus(KubeModel):

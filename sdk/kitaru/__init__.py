@@ -24,6 +24,7 @@ from kitaru.flow import Flow, flow
 from kitaru.handle import FlowHandle
 from kitaru.llm import llm
 from kitaru.serialization import register_serializer
+from kitaru.timers import sleep
 from kitaru.waits import wait
 
 __version__ = "0.1.0"
@@ -52,5 +53,6 @@ __all__ = [
     "log",
     "register_serializer",
     "save",
+    "sleep",
     "wait",
 ]

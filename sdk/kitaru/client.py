@@ -25,11 +25,12 @@ from kitaru.flow import start_replay
 from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
 from kitaru.launch import launch_run
-from kitaru.records import Answer, ValueRef, WaitInfo, utcnow
+from kitaru.records import Answer, ValueRef, WaitInfo
 from kitaru.runner import this_host
 from kitaru.serialization import decode, decode_plain
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
 from kitaru.stores import ObjectStore, open_store
+from kitaru.timers import now
 from kitaru.waits import check_answer
 
 if TYPE_CHECKING:
@@ -149,7 +150,12 @@ class Executions:
             KitaruStateError: The execution is not waiting, or the wait was answered.
         """
         journal, pending = self._pending(exec_id, wait)
-        if pending.deadline is not None and utcnow() >= pending.deadline:
+        if pending.kind == "timer":
+            raise KitaruStateError(
+                f"execution {exec_id}: {wait!r} is a timer (kitaru.sleep) until "
+                f"{pending.deadline.isoformat(timespec='seconds') if pending.deadline else '?'}; "
+                "nobody answers it: it continues by itself (kitaru executions resume-due)")
+        if pending.deadline is not None and now() >= pending.deadline:
             raise KitaruTimeoutError(
                 f"execution {exec_id}: wait {wait!r} timed out at "
                 f"{pending.deadline.isoformat(timespec='seconds')}; resume the execution to "
@@ -194,7 +200,7 @@ class Executions:
         wait = info.pending_wait
         ready = wait is not None and (
             wait.name in journal.answers()
-            or (wait.deadline is not None and utcnow() >= wait.deadline)
+            or (wait.deadline is not None and now() >= wait.deadline)
         )
         if info.status != "waiting" or not ready:
             raise KitaruStateError(
@@ -203,6 +209,21 @@ class Executions:
             )
         launch_run(journal, reason="resume")
         return FlowHandle(journal)
+
+    def resume_due(self) -> builtins.list[str]:
+        """Continue every waiting execution whose timer or wait deadline has passed, each
+        in a new process; return their ids. Nothing else wakes them locally."""
+        resumed = []
+        for info in self.list(status="waiting"):
+            wait = info.pending_wait
+            if wait is None or wait.deadline is None or now() < wait.deadline:
+                continue
+            journal = self._journal(info.exec_id)
+            if wait.name in journal.answers():
+                continue  # answered: its run was started by input()
+            launch_run(journal, reason="timer" if wait.kind == "timer" else "timeout")
+            resumed.append(info.exec_id)
+        return resumed
 
     def cancel(self, exec_id: str) -> FlowHandle:
         """Cancel an execution.

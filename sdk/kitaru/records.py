@@ -126,6 +126,9 @@ class WaitInfo(BaseModel):
     """A wait the flow stopped at."""
 
     name: str
+    kind: Literal["input", "timer"] = Field(
+        default="input", description="input: waits for an answer (until an optional "
+        "deadline); timer: kitaru.sleep, continues by itself at the deadline.")
     question: str | None = None
     schema_: dict[str, Any] | None = Field(
         default=None, alias="schema", description="JSON schema the answer must match."

@@ -25,7 +25,11 @@ from kitaru.errors import (
 )
 from kitaru.journal import check_name
 from kitaru.lineage import content_digest
-from kitaru.records import WaitInfo, utcnow
+from kitaru.records import WaitInfo
+from kitaru.timers import now
+
+#: ``wait(default=...)`` left out (None is a default like any other).
+_NO_DEFAULT: Any = object()
 
 
 class WaitSuspend(BaseException):
@@ -85,6 +89,7 @@ def wait(
     question: str | None = None,
     timeout: float | timedelta | None = None,
     metadata: dict[str, Any] | None = None,
+    default: Any = _NO_DEFAULT,
 ) -> Any:
     """Wait for an answer from outside the flow; call only in the flow body.
 
@@ -97,9 +102,12 @@ def wait(
             plain continue/abort gate.
         name: The wait's name, used to answer it (default ``wait``, ``wait_2``, ...).
         question: What to show the person answering.
-        timeout: Seconds (or a timedelta) after which a run reaching this still-unanswered
-            wait raises :class:`KitaruTimeoutError` in the flow.
+        timeout: Seconds (or a timedelta) from when a run first reached this wait. When it
+            passes unanswered, the execution continues by itself (the operator, or
+            ``kitaru executions resume-due`` locally) and this call returns ``default``,
+            or raises :class:`KitaruTimeoutError` (which the flow may catch) without one.
         metadata: Extra JSON shown with the wait.
+        default: What a timed-out wait returns instead of raising.
 
     Returns:
         The answer, validated against ``schema``.
@@ -142,9 +150,12 @@ def wait(
         return value
 
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-    since = ctx.wait_since.get(name, utcnow())
+    since = ctx.wait_since.get(name, now())
     deadline = since + timedelta(seconds=seconds) if seconds is not None else None
-    if deadline is not None and utcnow() >= deadline:
+    if deadline is not None and now() >= deadline:
+        if default is not _NO_DEFAULT:
+            ctx.log_event(f"wait {name}: no answer before its deadline; using its default")
+            return default
         raise KitaruTimeoutError(
             f"execution {ctx.exec_id}: wait {name!r} got no answer before {deadline.isoformat()}"
         )

@@ -38,7 +38,7 @@ def test_schemas_are_structural_and_explained() -> None:
     assert "$ref" not in str(version) and "anyOf" not in str(version)
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Flow", "Version", "Phase", "Waiting On", "Checkpoints",
+    assert columns == ["Flow", "Version", "Phase", "Waiting On", "Until", "Checkpoints",
                        "Checkpoint Pods", "Run", "Age"]
     flowversion = yaml.safe_load((CRD_DIR / "flowversions.yaml").read_text())
     fv_spec = flowversion["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]

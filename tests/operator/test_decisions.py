@@ -321,3 +321,48 @@ def test_the_store_is_read_only_when_status_does_not_already_say_enough() -> Non
     # While branch pods run, a pass decides from the outcome of the run that made them.
     branches = (JobView(1, "succeeded"), JobView(1, "active", checkpoint="a", branch=True))
     assert wants_store(None, 1, branches, refresh=False)
+
+
+def test_a_timer_holds_no_pod_wakes_at_its_deadline_and_takes_no_answer() -> None:
+    from datetime import timedelta
+
+    from kitaru.records import WaitInfo
+
+    wake = NOW + timedelta(seconds=30)
+    timer = RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
+        name="sleep", kind="timer", since=NOW, deadline=wake))
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    early = decide(observed(status=status, jobs=(JobView(1, "succeeded"),),
+                            latest=RunView(True, timer)))
+    assert early.status.phase == "Waiting" and early.create_run is None
+    assert early.requeue_after == 30 and early.delete_jobs == [1]  # scaled to zero
+    assert early.status.pending_wait is not None and early.status.pending_wait.kind == "timer"
+    assert "sleeping until" in early.status.conditions[-1].message
+    answered = decide(replace(observed(spec={"flowVersion": "demo-v2",
+                                             "answers": {"sleep": True}},
+                                       status=early.status, jobs=(),
+                                       latest=RunView(True, timer)), now=NOW))
+    assert answered.create_run is None  # a timer is not answered
+    due = decide(replace(observed(status=early.status, jobs=(), latest=RunView(True, timer)),
+                         now=wake))
+    assert due.create_run == 2
+    assert any(e.reason == "TimerFired" for e in due.events)
+
+
+def test_a_wait_with_a_timeout_goes_on_by_itself_at_its_deadline() -> None:
+    from datetime import timedelta
+
+    from kitaru.records import WaitInfo
+
+    deadline = NOW + timedelta(seconds=5)
+    waiting = RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
+        name="ok", schema={"type": "boolean"}, since=NOW, deadline=deadline))
+    status = ExecutionStatus(phase="Running", run=1, flow_version="demo-v2")
+    early = decide(observed(status=status, jobs=(), latest=RunView(True, waiting)))
+    assert early.status.phase == "Waiting" and early.requeue_after == 5
+    answered = decide(observed(spec={"flowVersion": "demo-v2", "answers": {"ok": True}},
+                               status=early.status, jobs=(), latest=RunView(True, waiting)))
+    assert answered.create_run == 2  # an answer before the deadline goes through
+    late = decide(replace(observed(status=early.status, jobs=(),
+                                   latest=RunView(True, waiting)), now=deadline))
+    assert late.create_run == 2 and any(e.reason == "WaitTimedOut" for e in late.events)

@@ -481,3 +481,33 @@ def diff_flow(name: str, score: int, extra: bool) -> str:
     if extra:
         constant(id="bonus")
     return name
+
+
+@checkpoint
+def stamp(label: str) -> str:
+    bump(f"stamp_{label}")
+    return label
+
+
+@flow
+def nap_flow(seconds: float) -> str:
+    """Sleep durably between two checkpoints, then wait for a go."""
+    stamp("before")
+    kitaru.sleep(seconds)
+    kitaru.sleep(0)  # a no-op
+    stamp("after")
+    go = kitaru.wait(name="go", schema=bool, question="Go on?")
+    return "went" if go else "stopped"
+
+
+@flow
+def deadline_flow(with_default: bool, seconds: float = 60) -> str:
+    """A wait with a timeout: its default, or the timeout error the flow catches."""
+    try:
+        if with_default:
+            answer = kitaru.wait(name="ok", schema=bool, timeout=seconds, default=False)
+        else:
+            answer = kitaru.wait(name="ok", schema=bool, timeout=seconds)
+    except kitaru.KitaruTimeoutError:
+        return "timed out"
+    return f"answered {answer}"

@@ -7,7 +7,7 @@ EXPECTED = {
     "KitaruContextError", "KitaruDivergenceError", "KitaruError", "KitaruExecutionError",
     "KitaruSerializationError", "KitaruStateError", "KitaruTimeoutError", "KitaruUsageError",
     "KitaruWaitValidationError", "checkpoint", "current_execution_id", "flow", "is_replay",
-    "llm", "load", "log", "register_serializer", "save", "wait",
+    "llm", "load", "log", "register_serializer", "save", "sleep", "wait",
 }
 
 

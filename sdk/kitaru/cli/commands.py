@@ -211,3 +211,16 @@ def diff(args: argparse.Namespace, client: KitaruClient) -> int:
           f"{found.count('only_a')} only in {found.a}, {found.count('only_b')} only in "
           f"{found.b}")
     return 0
+
+
+def resume_due(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru executions resume-due``: continue executions whose timer or wait deadline
+    has passed (``--watch``: keep doing so in the foreground until Ctrl-C)."""
+    import time
+
+    while True:
+        for exec_id in client.executions.resume_due():
+            print(f"{exec_id}: due; resuming", flush=True)
+        if not args.watch:
+            return 0
+        time.sleep(args.interval)

@@ -127,6 +127,13 @@ def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
     abort.add_argument("exec_id")
     abort.add_argument("--wait", help="the wait's name (default: the one it waits on)")
     abort.set_defaults(func=_clustered(commands.abort_wait))
+    due = ex_sub.add_parser("resume-due", parents=[common],
+                            help="continue executions whose timer or wait deadline passed")
+    due.add_argument("--watch", action="store_true",
+                     help="keep checking in the foreground (Ctrl-C stops)")
+    due.add_argument("--interval", type=float, default=1.0,
+                     help="seconds between checks with --watch (default 1)")
+    due.set_defaults(func=commands.resume_due)
     dif = ex_sub.add_parser("diff", parents=[common, _CLUSTER],
                             help="compare two executions checkpoint by checkpoint")
     dif.add_argument("exec_a")

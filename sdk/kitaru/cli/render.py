@@ -27,8 +27,18 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def waiting_on(info: ExecutionInfo) -> str:
-    """Return the name of the wait a waiting execution is stopped at, else ``""``."""
-    return info.pending_wait.name if info.status == "waiting" and info.pending_wait else ""
+    """The wait a waiting execution is stopped at (a timer with its time), else ``""``."""
+    wait = info.pending_wait
+    if info.status != "waiting" or wait is None:
+        return ""
+    if wait.deadline is None:
+        return wait.name
+    from kitaru.timers import now
+
+    until = wait.deadline.strftime("%Y-%m-%d %H:%M:%SZ")
+    due = " (due)" if now() >= wait.deadline else ""
+    kind = "timer" if wait.kind == "timer" else "until"
+    return f"{wait.name} ({kind} {until}){due}"
 
 
 def print_info(info: ExecutionInfo) -> None:
