@@ -47,7 +47,7 @@ def s3() -> Iterator[emulators.Emulator]:
 def crds(kubectl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """The generated CRDs, applied and established."""
     kubectl("apply", "-f", str(ROOT / "crds"))
-    for name in ("flowversions", "flows", "executions"):
+    for name in ("flowversions", "flows", "executions", "schedules"):
         kubectl("wait", "--for=condition=Established", f"crd/{name}.kitaru.ai", "--timeout=60s")
 
 

@@ -138,7 +138,7 @@ def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> Non
         client.CoreV1Api(api()).create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
             "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
-                               "kind": "Execution", "name": meta["name"],
+                               "kind": obj.get("kind", "Execution"), "name": meta["name"],
                                "namespace": meta["namespace"], "uid": meta["uid"],
                                "resourceVersion": meta.get("resourceVersion")},
             "type": kind, "reason": reason, "message": message[:1024],

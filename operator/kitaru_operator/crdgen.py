@@ -25,6 +25,8 @@ from kitaru_operator.models import (
     FlowStatus,
     FlowVersionSpec,
     FlowVersionStatus,
+    ScheduleSpec,
+    ScheduleStatus,
 )
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -227,10 +229,33 @@ def answers_policy() -> list[dict[str, Any]]:
     return [policy, binding]
 
 
+def schedule_crd() -> dict[str, Any]:
+    """The Schedule CRD: Executions started by cron or interval."""
+    spec = openapi_schema(ScheduleSpec)
+    spec["x-kubernetes-validations"] = [
+        {"rule": "size(self.schedules) > 0 || has(self.interval)",
+         "message": "set spec.schedules (cron) and/or spec.interval"},
+        {"rule": "has(self.template.flowVersion) != (has(self.template.flow) && "
+                 "has(self.template.tag))",
+         "message": "spec.template: set flowVersion, or flow with tag"},
+    ]
+    return _crd(kind="Schedule", plural="schedules", short=["ksched"], spec=spec,
+                status=openapi_schema(ScheduleStatus), columns=[
+                    _column("Schedule", ".spec.schedules"),
+                    _column("Interval", ".spec.interval"),
+                    _column("Suspended", ".spec.suspend", "boolean"),
+                    _column("Last", ".status.lastSlot"),
+                    _column("Next", ".status.nextSlot"),
+                    _column("Active", ".status.active"),
+                    _column("Age", ".metadata.creationTimestamp", "date"),
+                ], description="Starts Executions of a flow on a cron schedule or interval.")
+
+
 def all_crds() -> dict[str, Any]:
     """Return every generated manifest by file name."""
     return {"flowversions.yaml": flowversion_crd(), "flows.yaml": flow_crd(),
-            "executions.yaml": execution_crd(), "policies.yaml": answers_policy()}
+            "executions.yaml": execution_crd(), "schedules.yaml": schedule_crd(),
+            "policies.yaml": answers_policy()}
 
 
 def render(manifest: dict[str, Any] | list[dict[str, Any]]) -> str:

@@ -60,6 +60,7 @@ from kitaru_operator.observe import (
     store_options,
 )
 from kitaru_operator.observed import Observed, StoreFault
+from kitaru_operator.schedule_handlers import reconcile_schedule
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
@@ -99,6 +100,10 @@ def on_execution(type: str, event: kopf.RawEvent, **_: Any) -> None:
     CACHE.put_execution(obj)
     metrics.saw_generation(namespace, name, obj["metadata"].get("generation", 1))
     reconcile(namespace, name)
+    schedule = (obj["metadata"].get("labels") or {}).get("kitaru.ai/schedule")
+    if schedule and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed",
+                                                                "Cancelled"):
+        reconcile_schedule(namespace, schedule)  # its status: active, last outcome
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_EXECUTION: kopf.PRESENT})

@@ -311,3 +311,57 @@ class ExecutionStatus(KubeModel):
 
 
 FlowVersionStatus.model_rebuild()
+
+
+# -- Schedule -----------------------------------------------------------------------------
+
+
+class ExecutionTemplate(KubeModel):
+    """The Execution each slot of a schedule starts."""
+
+    flow_version: str | None = Field(default=None, description="The FlowVersion to run.")
+    flow: str | None = Field(default=None, description="Or a Flow, with tag.")
+    tag: str | None = Field(default=None, description="The Flow's tag (resolved per slot).")
+    input: dict[str, Any] = Field(default_factory=dict, description="The flow's arguments.",
+                                  json_schema_extra=ANY_JSON)
+
+
+class ScheduleSpec(KubeModel):
+    """When to start Executions of a flow, and what to do with slots that pile up."""
+
+    schedules: list[str] = Field(default_factory=list, description="5-field cron "
+                                 "expressions (minute hour day-of-month month day-of-week).")
+    interval: str | None = Field(default=None, pattern=r"^[0-9]+(s|m|h|d)$",
+                                 description="Every so long, e.g. 30s, 15m, 1h, 1d, from "
+                                 "startAt (else the Schedule's creation).")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron fields are in.")
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] = Field(
+        default="Forbid", description="When a slot comes while an earlier Execution runs: "
+        "Allow starts another, Forbid skips the slot, Replace deletes the running one.")
+    starting_deadline_seconds: int | None = Field(
+        default=None, ge=0, description="A slot not started within this long is skipped.")
+    catchup_policy: Literal["Latest", "All"] = Field(
+        default="Latest", description="Slots missed while the operator was away: only the "
+        "latest, or all of them (at most catchupLimit).")
+    catchup_limit: int = Field(default=10, ge=1, le=1000,
+                               description="With catchupPolicy All, the most slots caught up.")
+    suspend: bool = Field(default=False, description="No slot starts while true.")
+    start_at: datetime | None = Field(default=None, description="No slot before this time.")
+    end_at: datetime | None = Field(default=None, description="No slot after this time.")
+    successful_history_limit: int = Field(default=3, ge=0, description="Succeeded "
+                                          "Executions kept.")
+    failed_history_limit: int = Field(default=1, ge=0, description="Failed Executions kept.")
+    template: ExecutionTemplate = Field(description="The Execution each slot starts.")
+
+
+class ScheduleStatus(KubeModel):
+    """What the operator did with a Schedule's slots."""
+
+    last_slot: datetime | None = Field(default=None, description="The newest slot acted on.")
+    next_slot: datetime | None = Field(default=None, description="The next slot.")
+    active: list[str] = Field(default_factory=list, description="Its Executions still going.")
+    last_outcome: str | None = Field(default=None, description="Phase of the newest finished "
+                                     "Execution.")
+    last_execution: str | None = Field(default=None, description="The newest Execution.")
+    conditions: list[Condition] = Field(default_factory=list,
+                                        description="Ready: the schedule is valid.")

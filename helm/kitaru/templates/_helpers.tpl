@@ -26,10 +26,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* What the operator does in a watched namespace: the one list of its rights. */}}
 {{- define "kitaru.namespacedRules" -}}
 - apiGroups: ["kitaru.ai"]
-  resources: ["executions", "flowversions", "flows"]
+  resources: ["executions", "flowversions", "flows", "schedules"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["kitaru.ai"]
-  resources: ["executions/status", "flowversions/status", "flows/status"]
+  resources: ["executions"]
+  verbs: ["create", "delete"]  # a Schedule's slots; Replace and the history limits
+- apiGroups: ["kitaru.ai"]
+  resources: ["executions/status", "flowversions/status", "flows/status", "schedules/status"]
   verbs: ["patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]

@@ -260,3 +260,47 @@ def config_unset(args: argparse.Namespace, client: KitaruClient) -> int:
 
     print(f"{args.key} unset ({config.write(args.key, None)})")
     return 0
+
+
+def schedules(args: argparse.Namespace, client: KitaruClient) -> int:
+    """``kitaru schedules list|show|trigger|suspend|resume``."""
+    del client
+    cluster = _cluster(args)
+    if args.command == "list":
+        found = cluster.list("schedules")
+        if args.output == "json":
+            print(json.dumps(found, indent=2))
+            return 0
+        rows = [[s["metadata"]["name"], " | ".join(s["spec"].get("schedules") or []),
+                 s["spec"].get("interval") or "", str(bool(s["spec"].get("suspend"))),
+                 (s.get("status") or {}).get("lastSlot") or "",
+                 (s.get("status") or {}).get("nextSlot") or "",
+                 ", ".join((s.get("status") or {}).get("active") or [])] for s in found]
+        print(table(rows, ["SCHEDULE", "CRON", "INTERVAL", "SUSPENDED", "LAST", "NEXT",
+                           "ACTIVE"]))
+        return 0
+    obj = cluster.get("schedules", args.schedule)
+    if obj is None:
+        raise KitaruUsageError(f"no Schedule {args.schedule!r} in namespace "
+                               f"{cluster.namespace}")
+    if args.command == "show":
+        print(json.dumps({"spec": obj["spec"], "status": obj.get("status") or {}}, indent=2))
+    elif args.command in ("suspend", "resume"):
+        cluster.patch("schedules", args.schedule,
+                      {"spec": {"suspend": args.command == "suspend"}})
+        done = "suspended" if args.command == "suspend" else "resumed"
+        print(f"schedule {args.schedule}: {done}")
+    else:  # trigger: one Execution now, outside the slots
+        template = obj["spec"]["template"]
+        spec: dict[str, Any] = {"input": template.get("input") or {}}
+        if template.get("flowVersion"):
+            spec["flowVersion"] = template["flowVersion"]
+        else:
+            spec.update(flow=template["flow"], tag=template["tag"])
+        made = cluster.create("executions", {
+            "apiVersion": "kitaru.ai/v1alpha1", "kind": "Execution",
+            "metadata": {"generateName": f"{args.schedule[:40]}-manual-",
+                         "labels": {"kitaru.ai/schedule": args.schedule}},
+            "spec": spec})
+        print(made["metadata"]["name"])
+    return 0

@@ -189,6 +189,19 @@ def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     ut.add_argument("flow")
     ut.add_argument("tag")
     ut.set_defaults(func=cluster.flows_untag)
+    sch = sub.add_parser("schedules", parents=[common, _CLUSTER],
+                         help="Schedules on the cluster: list, show, trigger, suspend, resume")
+    sch_sub = sch.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sch_sub.add_parser("list", parents=[common, _CLUSTER],
+                       help="schedules, their last and next slots").set_defaults(
+                           func=cluster.schedules)
+    for verb, text in (("show", "one schedule's spec and status"),
+                       ("trigger", "start one Execution now, outside the slots"),
+                       ("suspend", "fire no slot until resumed"),
+                       ("resume", "fire slots again")):
+        one = sch_sub.add_parser(verb, parents=[common, _CLUSTER], help=text)
+        one.add_argument("schedule")
+        one.set_defaults(func=cluster.schedules)
     cfg = sub.add_parser("config", parents=[common],
                          help="defaults for the cluster commands (cluster, context, namespace)")
     cfg_sub = cfg.add_subparsers(dest="command", required=True, parser_class=_Parser)
