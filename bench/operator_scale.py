@@ -8,6 +8,9 @@ Figures, each against a baseline measured in the same run:
 - N Executions applied at once until all are Running (or further), as a ratio against N
   bare Job creates.
 - M Executions left Waiting with zero pods, and the operator's peak RSS (target < 250 MB).
+- M executions sleeping on ``kitaru.sleep`` timers: how late each wakes (its next run's
+  Job created) after its deadline, as a ratio of the operator's resync period (target
+  well under 1x: timers are per execution, not a poll of all of them).
   Their first runs are recorded straight into the store (what a run pod would write)
   while the operator is stopped, and it then starts on all of them, so the figure
   measures the operator, not M pod start-ups on this machine.
@@ -31,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,7 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 # A fresh namespace per run, so runs can share one control plane (E2E_KUBECONFIG).
 NAMESPACE = f"kitaru-bench-{uuid.uuid4().hex[:6]}"
 GROUP, VERSION = "kitaru.ai", "v1alpha1"
+RESYNC_SECONDS = 5.0
 
 
 @contextmanager
@@ -144,7 +149,7 @@ class Bench:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
         self.operator = subprocess.Popen(
             [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
-             "--default-store", self.store_uri, "--resync-seconds", "5",
+             "--default-store", self.store_uri, "--resync-seconds", str(RESYNC_SECONDS),
              "--log-level", os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "INFO")],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -274,6 +279,65 @@ class Bench:
         self.start_operator()
 
 
+    def timer_lateness(self, count: int) -> tuple[list[float], bool]:
+        """How late ``count`` sleeping executions wake after their timers are due.
+
+        Their first runs are recorded in the store as sleeping on a timer (what a run pod
+        of a flow calling ``kitaru.sleep`` writes), with deadlines spread over a few
+        seconds after the operator has had time to settle. A ResourceQuota of zero pods
+        keeps the woken runs' Jobs from starting pods: the figure is the operator's.
+        Returns each lateness in seconds, and whether every execution was Waiting before
+        the first deadline (else the figure includes start-up).
+        """
+        self.stop()
+        self.core.create_namespaced_resource_quota(NAMESPACE, {
+            "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+        store = open_store(self.store_uri, options={
+            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
+            "secret_access_key": "testing", "region": "us-east-1"})
+        topic = store_value(store, encode("nap", allow_pickle=False, where="seed"))
+        lead = 20 + count * 0.2  # time to seed, start and settle, before the first is due
+        first = datetime.now(UTC) + timedelta(seconds=lead)
+        due: dict[str, datetime] = {}
+        for i in range(count):
+            name = f"nap-{i}"
+            deadline = first + timedelta(seconds=5 * i / count)
+            created: Any = self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
+            journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
+                                                          created["metadata"]["uid"]))
+            journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
+                                         entrypoint="tests.sdk.sample_flows:approval_flow",
+                                         inputs={"topic": topic}))
+            journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
+            journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
+                name="sleep", kind="timer", since=datetime.now(UTC), deadline=deadline)))
+            due[f"{name}-r2"] = deadline
+        seen: dict[str, datetime] = {}
+
+        def watch_jobs() -> None:
+            stream = watch.Watch().stream(self.watch_batch.list_namespaced_job, NAMESPACE,
+                                          timeout_seconds=int(lead + 120))
+            for event in stream:
+                name = event["object"].metadata.name
+                if event["type"] == "ADDED" and name in due and name not in seen:
+                    seen[name] = datetime.now(UTC)
+                if len(seen) == len(due):
+                    return
+
+        watcher = threading.Thread(target=watch_jobs, daemon=True)
+        watcher.start()
+        self.start_operator()
+        _wait(lambda: sum(p == "Waiting" for p in self.phases("nap-")) >= count, lead + 60,
+              f"{count} sleeping executions to be Waiting")
+        settled = datetime.now(UTC) < first
+        watcher.join(timeout=lead + 120)
+        missing = [n for n in due if n not in seen]
+        if missing:
+            raise TimeoutError(f"{len(missing)} timers never fired (e.g. {missing[0]})")
+        return [(seen[n] - due[n]).total_seconds() for n in due], settled
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.operator_scale")
     parser.add_argument("--small", action="store_true", help="5 resumes, 10 and 100 objects")
@@ -300,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                     if (p.metadata.name or "").startswith("idle-")]
             assert bench.operator is not None
             rss = _peak_rss_mb(bench.operator.pid)
+            late, settled = bench.timer_lateness(idle)
         finally:
             bench.stop()
 
@@ -310,9 +375,16 @@ def main(argv: list[str] | None = None) -> int:
           f"   {fan_time / bare_time:6.1f}x  {fan} bare Job creates ({bare_time:.2f} s)")
     print(f"{idle} Executions Waiting, pods:       {len(pods):8d}")
     print(f"operator peak RSS:                   {rss:8.1f} MB   (target < 250 MB)")
+    ordered = sorted(late)
+    p95, worst = ordered[int(0.95 * (len(ordered) - 1))], ordered[-1]
+    print(f"{idle} timers due, late by (median / p95 / max): "
+          f"{statistics.median(late):.2f} / {p95:.2f} / {worst:.2f} s"
+          f"   max {worst / RESYNC_SECONDS:4.2f}x the {RESYNC_SECONDS:g} s resync period "
+          "(target well under 1x)" + ("" if settled else
+                                      "  [operator still starting at the first deadline]"))
     print(f"operator log: {bench.log_path}")
     print(json.dumps({"resume_ratio": latency / rtt, "fan_ratio": fan_time / bare_time,
-                      "peak_rss_mb": rss}))
+                      "peak_rss_mb": rss, "timer_late_max_ratio": worst / RESYNC_SECONDS}))
     return 0
 
 
