@@ -260,23 +260,30 @@ class Bench:
         store and starts no pod.
         """
         self.stop()
-        store = open_store(self.store_uri, options={
-            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
-            "secret_access_key": "testing", "region": "us-east-1"})
+        store = self._store()
         topic = store_value(store, encode("idle", allow_pickle=False, where="seed"))
         for i in range(count):
-            name = f"idle-{i}"
-            created: Any = self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
-            journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
-                                                          created["metadata"]["uid"]))
-            journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
-                                         entrypoint="tests.sdk.sample_flows:approval_flow",
-                                         inputs={"topic": topic}))
-            journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
-            journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
-                name="approve", schema={"type": "boolean"})))
+            self._seed(store, f"idle-{i}", topic,
+                       WaitInfo(name="approve", schema={"type": "boolean"}))
         self.start_operator()
+
+    def _store(self) -> Any:
+        return open_store(self.store_uri, options={
+            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
+            "secret_access_key": "testing", "region": "us-east-1"})
+
+    def _seed(self, store: Any, name: str, topic: Any, wait: WaitInfo) -> None:
+        """An Execution whose run 1 is recorded as stopped at ``wait``, as a run pod would
+        record it (its journal lives under the id that carries the Execution's uid)."""
+        created: Any = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
+        journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
+                                                      created["metadata"]["uid"]))
+        journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
+                                     entrypoint="tests.sdk.sample_flows:approval_flow",
+                                     inputs={"topic": topic}))
+        journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
+        journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=wait))
 
 
     def timer_lateness(self, count: int) -> tuple[list[float], bool]:
@@ -292,9 +299,7 @@ class Bench:
         self.stop()
         self.core.create_namespaced_resource_quota(NAMESPACE, {
             "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
-        store = open_store(self.store_uri, options={
-            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
-            "secret_access_key": "testing", "region": "us-east-1"})
+        store = self._store()
         topic = store_value(store, encode("nap", allow_pickle=False, where="seed"))
         lead = 20 + count * 0.2  # time to seed, start and settle, before the first is due
         first = datetime.now(UTC) + timedelta(seconds=lead)
@@ -302,16 +307,8 @@ class Bench:
         for i in range(count):
             name = f"nap-{i}"
             deadline = first + timedelta(seconds=5 * i / count)
-            created: Any = self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
-            journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
-                                                          created["metadata"]["uid"]))
-            journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
-                                         entrypoint="tests.sdk.sample_flows:approval_flow",
-                                         inputs={"topic": topic}))
-            journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
-            journal.finish_run(RunOutcome(run=1, outcome="waiting", wait=WaitInfo(
-                name="sleep", kind="timer", since=datetime.now(UTC), deadline=deadline)))
+            self._seed(store, name, topic, WaitInfo(
+                name="sleep", kind="timer", since=datetime.now(UTC), deadline=deadline))
             due[f"{name}-r2"] = deadline
         seen: dict[str, datetime] = {}
 

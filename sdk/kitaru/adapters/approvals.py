@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -12,3 +14,15 @@ class ToolDecision(BaseModel):
 
     approve: bool
     message: str | None = Field(default=None, description="Shown to the model on a rejection.")
+
+
+def decision_of(answer: Any, denial_message: str) -> ToolDecision:
+    """The decision a wait's answer gives: ``true``/``false``, or approve/reject with a
+    message (``denial_message`` when a rejection gives none)."""
+    if isinstance(answer, dict):
+        answer = ToolDecision.model_validate(answer)
+    decision = answer if isinstance(answer, ToolDecision) else ToolDecision(
+        approve=bool(answer))
+    if not decision.approve and decision.message is None:
+        return ToolDecision(approve=False, message=denial_message)
+    return decision

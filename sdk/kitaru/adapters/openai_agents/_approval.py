@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kitaru.adapters.approvals import ToolDecision
+from kitaru.adapters.approvals import ToolDecision, decision_of
 from kitaru.adapters.openai_agents._types import OpenAIRunRequest, OpenAIRunResult
 from kitaru.errors import KitaruUsageError
 from kitaru.waits import wait
@@ -53,11 +53,6 @@ def wait_for_approval(result: OpenAIRunResult, *, name: str | None = None,
                                                   "tool_calls": described},
                        question=f"Approve {len(calls)} tool calls? Answer with a decision "
                        f"per call id: {', '.join(c.call_id for c in calls)}")
-    decisions = {}
-    for call_id, answer in answers.items():
-        decision = answer if isinstance(answer, ToolDecision) else ToolDecision(
-            approve=bool(answer))
-        if not decision.approve and decision.message is None:
-            decision = ToolDecision(approve=False, message=denial_message)
-        decisions[call_id] = decision
+    decisions = {call_id: decision_of(answer, denial_message)
+                 for call_id, answer in answers.items()}
     return OpenAIRunRequest.resume(result, decisions)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.models.interface import Model
 
-from kitaru.adapters.openai_agents._runner import _PENDING
+from kitaru.adapters.openai_agents._runner import _PENDING, plain_json
 from kitaru.artifacts import log
 from kitaru.errors import KitaruUsageError
 from kitaru.llm import USAGE_KEY, estimate_cost
@@ -78,7 +78,7 @@ class DurableModel(Model):
             "instructions": system_instructions, "input": input,
             "tools": sorted(str(getattr(t, "name", t)) for t in tools or []),
             "output": output_schema.name() if output_schema is not None else None,
-        }, sort_keys=True, default=_plain)
+        }, sort_keys=True, default=plain_json)
         token = _PENDING.set(call)
         try:
             stored = await self.runner._model_call(described)
@@ -98,7 +98,7 @@ def _wrap_tool(tool: Any, runner: KitaruRunner) -> Any:
         call_id = str(getattr(ctx, "tool_call_id", "") or "call")
 
         async def call() -> Any:
-            return _plain(await original(ctx, arguments))
+            return plain_json(await original(ctx, arguments))
 
         token = _PENDING.set(call)
         try:
@@ -114,16 +114,6 @@ def _wrap_tool(tool: Any, runner: KitaruRunner) -> Any:
 def _tool_id(runner: str, tool: str, call_id: str) -> str:
     raw = f"{runner}_{tool}_{call_id}"
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in raw)[:200]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return value
 
 
 def _response_json(response: Any) -> dict[str, Any]:

@@ -207,7 +207,7 @@ def _summarize(result: Any, name: str, before: UsageSummary) -> OpenAIRunResult:
                      for item in result.interruptions]
     return OpenAIRunResult(
         status="interrupted" if interruptions else "completed",
-        final_output=None if interruptions else _plain(result.final_output),
+        final_output=None if interruptions else plain_json(result.final_output),
         interruptions=interruptions,
         usage=usage,
         last_response_id=result.last_response_id,
@@ -215,8 +215,9 @@ def _summarize(result: Any, name: str, before: UsageSummary) -> OpenAIRunResult:
         agent=name, sdk_version=sdk_version)
 
 
-def _plain(value: Any) -> Any:
-    """A JSON form of the agent's output."""
+def plain_json(value: Any) -> Any:
+    """A JSON form of an agent's output or a tool's result (pydantic models as their
+    fields, anything JSON cannot hold as its text)."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     try:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kitaru.adapters.approvals import ToolDecision
+from kitaru.adapters.approvals import ToolDecision, decision_of
 from kitaru.adapters.pydantic_ai._durability import KitaruDurability
 from kitaru.checkpoint import Checkpoint
 from kitaru.context import current_run
@@ -177,11 +177,9 @@ class KitaruAgent:
             if call_id not in approvals:
                 results.calls[call_id] = answer
                 continue
-            decision = (ToolDecision.model_validate(answer) if isinstance(answer, dict)
-                        else answer if isinstance(answer, ToolDecision)
-                        else ToolDecision(approve=bool(answer)))
-            results.approvals[call_id] = (True if decision.approve else ToolDenied(
-                message=decision.message or "The tool call was rejected."))
+            decision = decision_of(answer, "The tool call was rejected.")
+            results.approvals[call_id] = True if decision.approve else ToolDenied(
+                message=decision.message or "The tool call was rejected.")
         return results
 
 
