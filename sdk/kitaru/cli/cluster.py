@@ -54,8 +54,11 @@ def deploy(args: argparse.Namespace, client: KitaruClient) -> int:
         if args.output == "json":
             print(json.dumps(manifests, indent=2))
             return 0
-        import yaml
-
+        try:
+            import yaml
+        except ImportError:
+            raise KitaruUsageError("printing YAML needs PyYAML: pip install 'kitaru[cluster]' "
+                                   "(or use -o json)") from None
         print(yaml.safe_dump_all(manifests, sort_keys=False), end="")
         return 0
     fv, flow_obj = manifests[0], manifests[-1]
