@@ -20,7 +20,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kitaru.errors import KitaruError, StoreError, StoreUnavailableError
+from kitaru.errors import KitaruError, StoreError, StorePermissionError, StoreUnavailableError
 from kitaru.runenv import ReplayRequest
 from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
@@ -48,7 +48,9 @@ from kitaru_operator.models import (
     ExecutionStatus,
 )
 from kitaru_operator.observe import (
+    CredentialsSecretError,
     api,
+    credentials_advice,
     custom_get,
     custom_list,
     list_jobs,
@@ -60,7 +62,8 @@ from kitaru_operator.observe import (
     store_options,
 )
 from kitaru_operator.observed import Observed, StoreFault
-from kitaru_operator.schedule_handlers import reconcile_schedule
+from kitaru_operator.requeue import Requeues
+from kitaru_operator.schedule_handlers import SCHEDULE_REQUEUES, reconcile_schedule
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
@@ -69,6 +72,10 @@ logger = logging.getLogger("kitaru_operator")
 _running: dict[tuple[str, str], bool | None] = {}
 _state_lock = threading.Lock()
 _stopping = threading.Event()
+# Executions to look at again at a moment a decision asked for (a timer, a backoff).
+_requeues: Requeues[tuple[str, str]] = Requeues(lambda key: reconcile(*key),
+                                                name="kitaru-requeue",
+                                                workers=SETTINGS.workers)
 
 
 @kopf.on.startup()
@@ -182,6 +189,8 @@ def _unfinished() -> list[tuple[str, str]]:
 def stop(**_: Any) -> None:
     """Stop the resync thread and drop queued reconciles, so the operator exits promptly."""
     _stopping.set()
+    _requeues.stop()
+    SCHEDULE_REQUEUES.stop()
 
 
 def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
@@ -274,7 +283,7 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
                 latest = run_view(store, exec_id, run) if run else None
             store_read = True
         except StoreError as exc:
-            store_fault = _store_fault(store_uri, exc)
+            store_fault = _store_fault(store_uri, secret, exc)
             metrics.STORE_ERRORS.labels(backend, store_fault.kind).inc()
             logger.warning("execution %s/%s: cannot read the store: %s", namespace, name, exc)
     replay, replay_error = None, None
@@ -289,15 +298,19 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
     ))
     apply(obj, decision, store_uri, raw_spec, fv)
     if decision.requeue_after is not None:
-        _schedule(namespace, name, decision.requeue_after)
+        _requeues.after((namespace, name), max(decision.requeue_after, 0.1))
 
 
-def _store_fault(store_uri: str, exc: StoreError) -> StoreFault:
+def _store_fault(store_uri: str, secret: str | None, exc: StoreError) -> StoreFault:
     if isinstance(exc, StoreUnavailableError):
         # The reason, not the whole message: it stays the same from one pass to the next,
         # so the condition does not flap and its transition time means something.
         return StoreFault("unavailable", store_uri,
                           f"unreachable or failing ({exc.reason or 'no answer'})")
+    if isinstance(exc, CredentialsSecretError):
+        return StoreFault("credentials", store_uri, str(exc))
+    if isinstance(exc, StorePermissionError):
+        return StoreFault("credentials", store_uri, credentials_advice(exc, secret))
     return StoreFault("refused", store_uri, str(exc))
 
 
@@ -334,8 +347,3 @@ def _replay_source(namespace: str,
                          overrides=replay.get("overrides") or {},
                          skip=replay.get("skip") or []), None
 
-
-def _schedule(namespace: str, name: str, delay: float) -> None:
-    timer = threading.Timer(max(delay, 0.1), reconcile, args=(namespace, name))
-    timer.daemon = True
-    timer.start()

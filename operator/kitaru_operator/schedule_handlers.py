@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from kitaru_operator.apply import post_event
 from kitaru_operator.models import GROUP, VERSION, ScheduleSpec, ScheduleStatus
 from kitaru_operator.observe import api, custom_get
+from kitaru_operator.requeue import Requeues
 from kitaru_operator.schedules import (
     ANNOTATION_SLOT,
     LABEL_SCHEDULE,
@@ -32,6 +33,9 @@ from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
 _lock = threading.Lock()  # one pass at a time: passes are short, and slots fire once
+#: Schedules to look at again at their next slot (or after a failed pass).
+SCHEDULE_REQUEUES: Requeues[tuple[str, str]] = Requeues(
+    lambda key: reconcile_schedule(*key), name="kitaru-schedules", workers=1)
 
 
 @kopf.on.event(GROUP, VERSION, "schedules")
@@ -52,9 +56,7 @@ def reconcile_schedule(namespace: str, name: str) -> None:
         logger.warning("schedule %s/%s: pass failed, will retry: %s", namespace, name, exc)
         delay = 5.0
     if delay is not None:
-        timer = threading.Timer(max(delay, 0.1), reconcile_schedule, args=(namespace, name))
-        timer.daemon = True
-        timer.start()
+        SCHEDULE_REQUEUES.after((namespace, name), max(delay, 0.1))
 
 
 def _reconcile(namespace: str, name: str) -> float | None:
