@@ -10,10 +10,18 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kitaru.errors import StoreError, StoreUnavailableError
+from kitaru.errors import StoreError, StorePermissionError, StoreUnavailableError
 from kitaru_operator.catalog import flow_status, flow_version_status
 from kitaru_operator.models import GROUP, VERSION, FlowStatus, FlowVersionStatus
-from kitaru_operator.observe import api, custom_get, custom_list, open_run_store, store_options
+from kitaru_operator.observe import (
+    CredentialsSecretError,
+    api,
+    credentials_advice,
+    custom_get,
+    custom_list,
+    open_run_store,
+    store_options,
+)
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
@@ -29,15 +37,17 @@ def refresh_flow_version(obj: dict[str, Any]) -> None:
         core = client.CoreV1Api(api())
         try:
             options = store_options(core, namespace, uri, secret)
+        except CredentialsSecretError as exc:
+            return False, exc.reason, str(exc)
         except ApiException as exc:
-            if exc.status == 404:
-                return False, "SecretNotFound", (f"spec.store.credentialsSecret: no Secret "
-                                                 f"{secret!r} in namespace {namespace}")
             return False, "SecretUnreadable", f"Secret {secret!r}: {exc.reason}"
         try:
             open_run_store(uri, options).exists("executions/.kitaru-probe")
         except StoreUnavailableError as exc:
             return False, "StoreUnavailable", f"store {uri}: {exc}"
+        except StorePermissionError as exc:
+            return (False, "StoreCredentialsRejected",
+                    f"store {uri}: {credentials_advice(exc, secret)}")
         except StoreError as exc:
             return False, "StoreRefused", f"store {uri}: {exc}"
         return True, "StoreAnswers", f"store {uri} answers; entrypoint {spec.get('entrypoint')}"

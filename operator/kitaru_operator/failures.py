@@ -30,13 +30,18 @@ def backoff(retries_used: int) -> float:
     return _INFRA_BACKOFF.delay(retries_used + 1)
 
 
+_FAULT_REASONS = {"unavailable": "StoreUnreachable", "refused": "StoreRefused",
+                  "credentials": "StoreCredentials"}
+
+
 def store_fault(decision: Decision, obs: Observed, fault: StoreFault, *,
                  active: bool) -> Decision:
     """The store could not be read: decide nothing that needs it, say so, look again.
 
     Without the store the operator cannot tell a run that finished from one that was
     lost, so it keeps the phase and starts no run. A store that refuses outright (no
-    such bucket, access denied) fails the execution once no pod is left to report.
+    such bucket) fails the execution once no pod is left to report; credentials that are
+    missing or refused hold it until the Secret is fixed.
     """
     status = decision.status
     if fault.kind == "refused" and not active:
@@ -52,7 +57,7 @@ def store_fault(decision: Decision, obs: Observed, fault: StoreFault, *,
         decision.add(Event("Warning", "StoreUnavailable", message))
     set_condition(status, Condition(
         type="StoreUnavailable", status="True",
-        reason="StoreUnreachable" if fault.kind == "unavailable" else "StoreRefused",
+        reason=_FAULT_REASONS[fault.kind],
         message=message, observed_generation=obs.generation), obs.now)
     decision.requeue_after = STORE_RECHECK_SECONDS
     return decision

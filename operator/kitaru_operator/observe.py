@@ -18,7 +18,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kitaru.errors import KitaruError
+from kitaru.errors import KitaruError, StoreError
 from kitaru.journal import ExecutionStore
 from kitaru.report import RunReport
 from kitaru.stores import ObjectStore, open_store
@@ -40,6 +40,7 @@ from kitaru_operator.jobs import (
 )
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
 from kitaru_operator.observed import JobState, JobView, RunView
+from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
 
@@ -80,8 +81,17 @@ class _MeteredApiClient(client.ApiClient):
 @functools.cache
 def api() -> client.ApiClient:
     """The one API client of this process: its connection pool (and TLS sessions) is
-    shared by every reconcile instead of being rebuilt per call."""
-    return _MeteredApiClient()
+    shared by every reconcile instead of being rebuilt per call.
+
+    The pool holds a connection for every thread that calls the API at once (kopf's
+    workers, the requeue workers, the resync, the schedules, the lease): the client's
+    default (5 per CPU) is smaller on a small node, and every request over it opens, and
+    then throws away, a new TLS connection.
+    """
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = max(
+        configuration.connection_pool_maxsize or 0, 2 * SETTINGS.workers + 8)
+    return _MeteredApiClient(configuration)
 
 
 def plain(obj: Any) -> Any:
@@ -254,18 +264,56 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
     return tuple(sorted(views, key=lambda v: v.run))
 
 
+class CredentialsSecretError(StoreError):
+    """The store's credentials Secret is missing (``SecretNotFound``), or holds none of
+    the keys its store reads (``SecretKeysMissing``): the message names the Secret and
+    the keys."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def store_options(core: client.CoreV1Api, namespace: str, uri: str,
                   secret_name: str | None) -> dict[str, str]:
     """Return store options from a credentials Secret (keys named like env variables)."""
     if not secret_name:
         return {}
-    secret = core.read_namespaced_secret(secret_name, namespace)
+    try:
+        secret = core.read_namespaced_secret(secret_name, namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        raise CredentialsSecretError(
+            f"credentials Secret {secret_name!r} (spec.store.credentialsSecret of the "
+            f"FlowVersion) does not exist in namespace {namespace}", "SecretNotFound") from None
     mapping = _SECRET_KEYS.get(scheme_of(uri), {})
     options: dict[str, str] = {}
     for key, value in (secret.data or {}).items():
         if key in mapping:
             options[mapping[key]] = base64.b64decode(value).decode()
+    pair = ("access_key_id", "secret_access_key")
+    if scheme_of(uri) == "s3" and sum(k in options for k in pair) == 1:
+        has, lacks = (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if pair[0] in options
+                      else ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"))
+        raise CredentialsSecretError(
+            f"credentials Secret {secret_name!r} holds {has} but not {lacks} (it holds "
+            f"{', '.join(sorted(secret.data or {}))})", "SecretKeysMissing")
+    if mapping and not options and scheme_of(uri) != "gs":
+        held = ", ".join(sorted(secret.data or {})) or "no keys"
+        raise CredentialsSecretError(
+            f"credentials Secret {secret_name!r} holds none of the keys a "
+            f"{scheme_of(uri)} store reads ({', '.join(mapping)}); it holds {held}",
+            "SecretKeysMissing")
     return options
+
+
+def credentials_advice(exc: StoreError, secret_name: str | None) -> str:
+    """The store refused its credentials: say where they came from, and what to fix."""
+    where = (f"the credentials in Secret {secret_name!r} (its access key, e.g. "
+             "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or AZURE_STORAGE_KEY)"
+             if secret_name else "the operator's own credentials (no credentialsSecret)")
+    return f"{where} were refused: {exc}"
 
 
 def open_run_store(uri: str, options: Mapping[str, str]) -> ObjectStore:

@@ -38,11 +38,12 @@ class StoreFault:
     """Why the operator could not read the store on this pass.
 
     ``unavailable``: unreachable, 5xx or throttling after the operator's few quick retries;
-    it passes. ``refused``: no such bucket, access denied, bad credentials, a malformed
-    store URI: a new run would meet it too.
+    it passes. ``refused``: no such bucket, a malformed store URI: a new run would meet it
+    too. ``credentials``: the credentials Secret is missing or lacks its keys, or the
+    store refused the credentials: someone must fix the Secret, and then it passes.
     """
 
-    kind: Literal["unavailable", "refused"]
+    kind: Literal["unavailable", "refused", "credentials"]
     store: str
     message: str
 

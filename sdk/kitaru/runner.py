@@ -36,6 +36,7 @@ from kitaru.errors import (
     KitaruError,
     KitaruSerializationError,
     StoreError,
+    StorePermissionError,
     StoreUnavailableError,
 )
 from kitaru.journal import ExecutionStore, read_value_bytes, store_value
@@ -195,7 +196,9 @@ def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:
                 "execution to go on from its last checkpoint")))
     except KitaruDivergenceError as exc:
         return ended("failed", error=_error(exc, "divergence"))
-    except StoreUnavailableError as exc:
+    except (StoreUnavailableError, StorePermissionError) as exc:
+        # Not a verdict on the flow: the store is away, or refused credentials that can be
+        # fixed (a rotated key); the run is started again once the store answers.
         return ended("failed", error=_error(exc, "infrastructure"))
     except StoreError as exc:
         return ended("failed", error=_error(exc, "backend"))

@@ -33,7 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kitaru.errors import KitaruError, KitaruUsageError, StoreUnavailableError
+from kitaru.errors import (
+    KitaruError,
+    KitaruUsageError,
+    StorePermissionError,
+    StoreUnavailableError,
+)
 from kitaru.flow import Flow, load_flow, start_replay
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
@@ -114,13 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("needs --execution and --run (or KITARU_EXECUTION_ID and KITARU_RUN)")
     try:
         return _run(args.store, args.execution, args.run)
-    except StoreUnavailableError as exc:
+    except _PASSING as exc:
         # Not the flow's fault and not final: the run ends like a lost pod, and its report
-        # says why, so the operator starts a new run once the store answers again.
+        # says why, so the operator starts a new run once the store answers again (or once
+        # refused credentials are fixed in their Secret: a rotated key is not final).
         print(f"kitaru: run {args.run} of {args.execution} stopped: {exc}", file=sys.stderr)
         _write_termination_message(
             RunReport.failure(args.run, exc, origin="infrastructure").message())
         return EXIT_STORE_UNAVAILABLE
+
+
+#: Store faults that end a run without a verdict on the execution.
+_PASSING = (StoreUnavailableError, StorePermissionError)
 
 
 def _run(store_uri: str | None, exec_id: str, run: int) -> int:
@@ -135,7 +145,7 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
             _prepare_from_env(journal, env)
         elif not _wait_for_claim(journal, run):
             return 0  # another launcher won this run number; nothing to do
-    except StoreUnavailableError:
+    except _PASSING:
         raise
     except KitaruError as exc:
         print(f"kitaru: run {run} of {exec_id} could not start: {exc}", file=sys.stderr)
@@ -146,7 +156,7 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
         if spec.cwd and os.path.isdir(spec.cwd):
             os.chdir(spec.cwd)
         flow: Flow[..., Any] = load_flow(spec.entrypoint, spec.source_dir)
-    except StoreUnavailableError:
+    except _PASSING:
         raise
     except KitaruError as exc:
         # The run is claimed, so record why it could not run rather than leave it open.

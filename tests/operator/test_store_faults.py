@@ -145,3 +145,28 @@ def test_cancel_needs_no_store() -> None:
                               store_fault=UNREACHABLE))
 
     assert decision.status.phase == "Cancelled" and decision.delete_jobs == [1]
+
+
+def test_missing_or_refused_credentials_hold_the_execution_until_the_secret_is_fixed() -> None:
+    fault = StoreFault("credentials", "s3://agents/prod",
+                       "credentials Secret 'store-credentials' (spec.store.credentialsSecret "
+                       "of the FlowVersion) does not exist in namespace agents")
+    lost_pod = observed(status=running(), jobs=(JobView(1, "failed", "Error (exit code 3)"),))
+
+    held = decide(replace(lost_pod, store_fault=fault))
+
+    assert held.status.phase == "Running" and held.status.error is None
+    assert held.create_run is None and held.status.infra_retries == 0
+    assert held.requeue_after == STORE_RECHECK_SECONDS
+    (condition,) = [c for c in held.status.conditions if c.type == "StoreUnavailable"]
+    assert condition.reason == "StoreCredentials"
+    assert "'store-credentials'" in condition.message and "namespace agents" in condition.message
+    # Nothing to report yet either: still held, never Failed like a missing bucket.
+    idle = decide(replace(observed(), store_fault=fault))
+    assert idle.status.phase != "Failed" and idle.status.error is None
+
+    fixed = decide(replace(lost_pod, status=held.status, store_read=True))
+    assert not [c for c in fixed.status.conditions if c.type == "StoreUnavailable"]
+    # The lost run is retried (after its backoff) now that the store answers.
+    assert {("Normal", "StoreAvailable"), ("Warning", "RunLost")} <= {
+        (e.type, e.reason) for e in fixed.events}
