@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
@@ -127,6 +128,27 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
     return value
+
+
+def report_invalid(obj: dict[str, Any], plural: str, exc: ValidationError) -> None:
+    """A spec the API server accepted but the operator cannot use: a ``SpecValid=False``
+    condition naming the field, and one Event, each once per message (not every pass)."""
+    meta = obj["metadata"]
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = f"{obj.get('kind', 'object')} {meta['name']}: spec.{where}: {error['msg']}"
+    conditions = [c for c in ((obj.get("status") or {}).get("conditions") or [])
+                  if isinstance(c, dict)]
+    if any(c.get("type") == "SpecValid" and c.get("message") == message for c in conditions):
+        return
+    conditions = [c for c in conditions if c.get("type") != "SpecValid"] + [{
+        "type": "SpecValid", "status": "False", "reason": "InvalidSpec", "message": message,
+        "observedGeneration": meta.get("generation", 1),
+        "lastTransitionTime": SETTINGS.clock().isoformat()}]
+    client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+        GROUP, VERSION, meta["namespace"], plural, meta["name"],
+        {"status": {"conditions": conditions}})
+    post_event(obj, "Warning", "InvalidSpec", message)
 
 
 def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:

@@ -138,10 +138,12 @@ def decide(obs: Observed) -> Decision:
     if status.flow_version is None:
         if obs.flow_version is None or obs.flow_version_name is None:
             message = obs.resolve_error or "the FlowVersion could not be resolved"
+            told = any(c.type == "Resolved" and c.status == "False" and c.message == message
+                       for c in obs.status.conditions)
             set_condition(status, Condition(type="Resolved", status="False",
                                              reason="FlowVersionNotFound", message=message,
                                              observed_generation=obs.generation), obs.now)
-            if not any(e.reason == "FlowVersionNotFound" for e in decision.events):
+            if not told:  # once per reason, not on every pass while it lasts
                 decision.add(Event("Warning", "FlowVersionNotFound", message))
             decision.requeue_after = 15.0
             return decision

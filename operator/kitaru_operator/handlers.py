@@ -24,7 +24,7 @@ from kitaru.errors import KitaruError, StoreError, StorePermissionError, StoreUn
 from kitaru.runenv import ReplayRequest
 from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
-from kitaru_operator.apply import ConflictError, apply, post_event
+from kitaru_operator.apply import ConflictError, apply, report_invalid
 from kitaru_operator.cache import CACHE
 from kitaru_operator.catalog_handlers import refresh_flow, refresh_flow_version
 from kitaru_operator.decisions import (
@@ -224,6 +224,12 @@ def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
                 metrics.RECONCILE_ERRORS.inc()
                 logger.warning("execution %s/%s: reconcile failed, will retry: %s",
                                namespace, name, exc)
+            except Exception:
+                # A bug, or input nothing above foresaw: say so with the traceback, and
+                # keep this thread (the resync's, a requeue worker's, kopf's) working.
+                metrics.RECONCILE_ERRORS.inc()
+                logger.exception("execution %s/%s: reconcile failed unexpectedly, will "
+                                 "retry at the next resync", namespace, name)
             with _state_lock:
                 again = _running[key]
                 if again is None:
@@ -262,7 +268,7 @@ def _reconcile(namespace: str, name: str, refresh: bool) -> None:
         spec = ExecutionSpec.model_validate(raw_spec)
         status = ExecutionStatus.model_validate(obj.get("status") or {})
     except ValidationError as exc:
-        post_event(obj, "Warning", "InvalidSpec", f"Execution {name}: {exc.errors()[0]['msg']}")
+        report_invalid(obj, "executions", exc)
         return
     fv_name, fv, resolve_error = resolve_flow_version(custom, namespace, raw_spec,
                                                       status.flow_version)

@@ -30,13 +30,27 @@ class KubeModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
+#: A Kubernetes object name (an RFC 1123 subdomain), for fields that name another object:
+#: refused by the API server's schema rather than sent to it as a path.
+OBJECT_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+def object_name(description: str, *, required: bool = False) -> Any:
+    """A field naming another object in the namespace."""
+    if required:
+        return Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
+                     description=description)
+    return Field(default=None, min_length=1, max_length=253, pattern=OBJECT_NAME,
+                 description=description)
+
+
 # -- FlowVersion ------------------------------------------------------------------------
 
 
 class SecretRef(KubeModel):
     """A reference to a Secret in the same namespace."""
 
-    name: str = Field(min_length=1, description="Name of the Secret.")
+    name: str = object_name("Name of the Secret.", required=True)
 
 
 class StoreSpec(KubeModel):
@@ -173,10 +187,11 @@ class FlowStatus(KubeModel):
 # -- Execution --------------------------------------------------------------------------
 
 
+
 class ReplaySource(KubeModel):
     """Make this execution a replay of another one."""
 
-    execution: str = Field(min_length=1, description="The execution to replay.")
+    execution: str = object_name("The execution to replay.", required=True)
     from_: str | None = Field(
         default=None, alias="from", description="Checkpoint id to replay from (it and its "
         "dependants run again; everything else is reused)."
@@ -193,10 +208,9 @@ class ReplaySource(KubeModel):
 class ExecutionSpec(KubeModel):
     """One run of a flow, and the requests users make of it."""
 
-    flow_version: str | None = Field(
-        default=None, description="Name of the FlowVersion to run. Or give flow and tag."
-    )
-    flow: str | None = Field(default=None, description="Flow name, with tag.")
+    flow_version: str | None = object_name(
+        "Name of the FlowVersion to run. Or give flow and tag.")
+    flow: str | None = object_name("Flow name, with tag.")
     tag: str | None = Field(default=None, description="Tag resolved through the Flow's "
                             "spec.tags, once; the resolved version is pinned in status.")
     input: dict[str, Any] = Field(
@@ -319,8 +333,8 @@ FlowVersionStatus.model_rebuild()
 class ExecutionTemplate(KubeModel):
     """The Execution each slot of a schedule starts."""
 
-    flow_version: str | None = Field(default=None, description="The FlowVersion to run.")
-    flow: str | None = Field(default=None, description="Or a Flow, with tag.")
+    flow_version: str | None = object_name("The FlowVersion to run.")
+    flow: str | None = object_name("Or a Flow, with tag.")
     tag: str | None = Field(default=None, description="The Flow's tag (resolved per slot).")
     input: dict[str, Any] = Field(default_factory=dict, description="The flow's arguments.",
                                   json_schema_extra=ANY_JSON)

@@ -10,6 +10,7 @@ import base64
 import functools
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ from kitaru_operator.jobs import (
     LABEL_RUN,
     label_value,
 )
-from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
+from kitaru_operator.models import GROUP, OBJECT_NAME, VERSION, FlowVersionSpec
 from kitaru_operator.observed import JobState, JobView, RunView
 from kitaru_operator.settings import SETTINGS
 
@@ -99,9 +100,16 @@ def plain(obj: Any) -> Any:
     return api().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
 
 
+_OBJECT_NAME = re.compile(OBJECT_NAME)
+
+
 def custom_get(api: client.CustomObjectsApi, namespace: str, plural: str,
                name: str) -> dict[str, Any] | None:
-    """Return a Kitaru object, or None when it does not exist."""
+    """Return a Kitaru object, or None when it does not exist (or ``name`` could not be
+    an object's name: an empty name would read the whole collection, a slash a
+    subresource)."""
+    if not isinstance(name, str) or not _OBJECT_NAME.fullmatch(name) or len(name) > 253:
+        return None
     try:
         obj: Any = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
     except ApiException as exc:

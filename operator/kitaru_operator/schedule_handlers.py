@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from kitaru_operator.apply import post_event
+from kitaru_operator.apply import post_event, report_invalid
 from kitaru_operator.models import GROUP, VERSION, ScheduleSpec, ScheduleStatus
 from kitaru_operator.observe import api, custom_get
 from kitaru_operator.requeue import Requeues
@@ -68,7 +68,7 @@ def _reconcile(namespace: str, name: str) -> float | None:
         spec = ScheduleSpec.model_validate(obj.get("spec") or {})
         status = ScheduleStatus.model_validate(obj.get("status") or {})
     except ValidationError as exc:
-        post_event(obj, "Warning", "InvalidSpec", f"Schedule {name}: {exc.errors()[0]['msg']}")
+        report_invalid(obj, "schedules", exc)
         return None
     listing: Any = custom.list_namespaced_custom_object(
         GROUP, VERSION, namespace, "executions", label_selector=f"{LABEL_SCHEDULE}={name}")

@@ -94,6 +94,17 @@ def plan(ctx: RunContext, cp: Checkpoint[..., Any], args: tuple[Any, ...],
         _remember(ctx, on_file)
         call.reused = (reuse(ctx, on_file),)
         return call
+    late = ctx.journal.record(checkpoint_id)
+    if late is not None:
+        # Committed since this run read the journal: by a newer run while this one went
+        # on (a pod the operator gave up on), or by a racing process. Its body must not
+        # run twice, so its value is used (one read per body about to run).
+        ctx.log_event(f"checkpoint {checkpoint_id}: committed by another run meanwhile "
+                      f"(run {late.run}); using its value")
+        _check_same_call(ctx, late, digests)
+        _remember(ctx, late)
+        call.reused = (reuse(ctx, late),)
+        return call
 
     call.parents = ctx.lineage.sources_of(*bound.args, *bound.kwargs.values())
     for source in after_sources(ctx, after):

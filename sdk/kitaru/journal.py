@@ -218,6 +218,10 @@ class ExecutionStore:
                 records[record.id] = record
         return records
 
+    def record(self, checkpoint_id: str) -> CheckpointRecord | None:
+        """Return one committed checkpoint record, read afresh (None: not committed)."""
+        return self._read(f"journal/{checkpoint_id}.json", CheckpointRecord)
+
     def commit(self, record: CheckpointRecord) -> tuple[bool, CheckpointRecord]:
         """Commit a checkpoint record unless one exists; return (committed, record on file)."""
         return self._create(f"journal/{record.id}.json", record)

@@ -59,6 +59,13 @@ def test_unresolvable_version_is_reported_and_retried_later() -> None:
     (resolved,) = decision.status.conditions
     assert (resolved.type, resolved.status, resolved.message) == (
         "Resolved", "False", "Flow demo has no tag 'prod'")
+    assert [e.reason for e in decision.events] == ["FlowVersionNotFound"]
+    # Told once: the next passes (the resync, the requeue) post nothing while it lasts...
+    again = decide(replace(obs, status=decision.status))
+    assert again.events == [] and again.requeue_after == 15.0
+    # ...and a new reason is told again.
+    other = decide(replace(obs, status=decision.status, resolve_error="no Flow 'demo'"))
+    assert [e.message for e in other.events] == ["no Flow 'demo'"]
 
 
 def test_running_job_keeps_running_and_creates_nothing() -> None:

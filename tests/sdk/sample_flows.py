@@ -511,3 +511,54 @@ def deadline_flow(with_default: bool, seconds: float = 60) -> str:
     except kitaru.KitaruTimeoutError:
         return "timed out"
     return f"answered {answer}"
+
+
+@checkpoint
+def chaos_part(label: str, i: int) -> dict[str, Any]:
+    """Notes its start (execution label, checkpoint id, a token) and returns the token: the
+    committed value names the body that committed it, so any start noted after that one
+    is a body that ran again after its result was committed (or beside it)."""
+    from kitaru.context import current_scope
+
+    scope = current_scope()
+    token = os.urandom(6).hex()
+    line = f"{label} {scope.checkpoint_id if scope else '?'} {token}\n"
+    with open(Path(os.environ["KITARU_TEST_COUNTERS"]) / "chaos-bodies", "a") as bodies:
+        bodies.write(line)  # one short append: atomic across processes
+    time.sleep(float(os.environ.get("KITARU_TEST_BODY_SECONDS", "0.5")))
+    return {"i": i, "token": token}
+
+
+@flow
+def chaos_flow(label: str, width: int) -> int:
+    """What the fault scenarios run: a checkpoint, a fan-out, a wait, a checkpoint."""
+    total = chaos_part(label, 0)["i"]
+    total += sum(f.result()["i"] for f in chaos_part.map([label] * width, range(1, width + 1)))
+    if not kitaru.wait(name="approve", schema=bool, question=f"Finish {label}?"):
+        return -1
+    return total + chaos_part(label, 100)["i"]
+
+
+@checkpoint
+def zombie_a(label: str) -> str:
+    """Blocks until the test opens this run's gate, so two runs can be inside it at once."""
+    run = os.environ.get("KITARU_RUN", "0")
+    note_body_run("zombie_a", label)
+    opened = gate(f"{label}-a-{run}")
+    while not opened.exists():
+        time.sleep(0.05)
+    return f"a from run {run}"
+
+
+@checkpoint
+def zombie_b(label: str, a: str) -> str:
+    run = os.environ.get("KITARU_RUN", "0")
+    note_body_run("zombie_b", label)
+    return f"b({a}) in run {run}"
+
+
+@flow
+def zombie_flow(label: str) -> str:
+    """Two checkpoints, the second fed by the first: what a run left running (a zombie)
+    beside a newer run must not make inconsistent."""
+    return zombie_b(label, zombie_a(label))

@@ -3,7 +3,9 @@
 It forwards each request to the upstream emulator unless told to fail: answer the next
 ``n`` requests with a status (``fail_next``), or drop every connection without an
 answer (``down``), optionally after letting ``n`` more requests through
-(``cut_after``), as a store that goes away in the middle of an upload would.
+(``cut_after``), as a store that goes away in the middle of an upload would. It can
+also refuse S3 requests signed with an access key it does not know (``accept_keys``),
+answering 403 ``InvalidAccessKeyId`` as S3 does, so credentials can be wrong or rotated.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FaultProxy:
         self.forwarded = 0
         self.pass_before_down: int | None = None
         self.is_down = False
+        self.keys: set[str] | None = None  # access key ids S3 requests must be signed with
         self.server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -63,6 +66,21 @@ class FaultProxy:
         """Drop every connection without an answer."""
         with self.lock:
             self.is_down = True
+
+    def accept_keys(self, *keys: str) -> None:
+        """Refuse S3 requests signed with any other access key id (a rotation: the old key
+        stops working at once)."""
+        with self.lock:
+            self.keys = set(keys)
+
+    def refuses_key(self, authorization: str) -> str | None:
+        """The access key id of a request this proxy refuses, else None."""
+        found = re.search(r"Credential=([^/,\s]+)/", authorization)
+        key = found.group(1) if found else ""
+        with self.lock:
+            if self.keys is None or key in self.keys:
+                return None
+        return key or "(unsigned)"
 
     def up(self) -> None:
         """Forward everything again."""
@@ -122,6 +140,10 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             body = self._body()
+            refused = proxy.refuses_key(self.headers.get("Authorization", ""))
+            if refused is not None and action == "forward":
+                self._refuse(refused)
+                return
             if action == "fail":
                 self.send_response(proxy.failure_status)
                 self.send_header("Content-Length", "0")
@@ -149,6 +171,18 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(data)
             finally:
                 upstream.close()
+
+        def _refuse(self, key: str) -> None:
+            data = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InvalidAccessKeyId"
+                    b"</Code><Message>The AWS Access Key Id you provided does not exist in "
+                    b"our records.</Message><AWSAccessKeyId>" + key.encode()
+                    + b"</AWSAccessKeyId></Error>")
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         # http.server dispatches on these names.
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle  # noqa: N815
