@@ -3,7 +3,8 @@
 It forwards each request to the upstream emulator unless told to fail: answer the next
 ``n`` requests with a status (``fail_next``), or drop every connection without an
 answer (``down``), optionally after letting ``n`` more requests through
-(``cut_after``), as a store that goes away in the middle of an upload would. It can
+(``cut_after``), as a store that goes away in the middle of an upload would, or answer
+slowly (``slow``). It can
 also refuse S3 requests signed with an access key it does not know (``accept_keys``),
 answering 403 ``InvalidAccessKeyId`` as S3 does, so credentials can be wrong or rotated.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +48,8 @@ class FaultProxy:
         self.pass_before_down: int | None = None
         self.is_down = False
         self.keys: set[str] | None = None  # access key ids S3 requests must be signed with
+        self.delay = 0.0  # seconds every forwarded request is held first
+        self.requests = 0  # every request seen, whatever was done with it
         self.server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -66,6 +70,11 @@ class FaultProxy:
         """Drop every connection without an answer."""
         with self.lock:
             self.is_down = True
+
+    def slow(self, seconds: float) -> None:
+        """Hold every forwarded request ``seconds`` before forwarding it (0: no delay)."""
+        with self.lock:
+            self.delay = seconds
 
     def accept_keys(self, *keys: str) -> None:
         """Refuse S3 requests signed with any other access key id (a rotation: the old key
@@ -94,6 +103,7 @@ class FaultProxy:
     def decide(self) -> str:
         """Return ``forward``, ``fail`` or ``drop`` for the next request."""
         with self.lock:
+            self.requests += 1
             if self.is_down:
                 return "drop"
             if self.pass_before_down is not None:
@@ -151,6 +161,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.close_connection = True
                 return
+            if proxy.delay:
+                time.sleep(proxy.delay)
             upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
                                                   timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
