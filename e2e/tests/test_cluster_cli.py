@@ -201,7 +201,8 @@ def _statuses_say_what_is_usable(agents: Agents) -> None:
         store=f"s3://{BUCKET}/{agents.namespace}", store_secret="no-such-secret"))
     condition = wait_until(lambda: ready("broken-flow-v1"), timeout=60, what="its status")
     assert (condition["status"], condition["reason"]) == ("False", "SecretNotFound")
-    assert "no Secret 'no-such-secret'" in condition["message"]
+    assert "Secret 'no-such-secret'" in condition["message"]
+    assert "does not exist" in condition["message"]
     flow_status = wait_until(lambda: (json.loads(agents.kubectl(
         "get", "flow", "approval-flow", "-n", agents.namespace, "-o", "json").stdout
     ).get("status") or {}).get("tags"), timeout=60, what="Flow status")

@@ -8,6 +8,7 @@ repeated create is refused with 409 and ignored).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, cast
 
@@ -60,12 +61,17 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             checkpoint_attempt=create.checkpoint_attempt,
         )
         try:
-            created = batch.create_namespaced_job(namespace, manifest)  # type: ignore[arg-type]
+            # The answer as plain JSON: the client's model objects cost more to build
+            # than the request takes, and the cache holds the JSON anyway.
+            answer: Any = batch.create_namespaced_job(
+                namespace, manifest, _preload_content=False)  # type: ignore[arg-type]
+            created = json.loads(answer.data)
+            CACHE.wrote(created, name)
             metrics.PODS_CREATED.labels("checkpoint" if create.checkpoint else "run").inc()
             since = metrics.seconds_since_seen(namespace, name) if answered else None
             if since is not None and not create.branch:
                 metrics.ANSWER_TO_POD_SECONDS.observe(since)
-            CACHE.put_job(name, plain(created))
+            CACHE.put_job(name, created)
         except ApiException as exc:
             if exc.status != 409:  # already made by an earlier reconcile: idempotent
                 raise
@@ -82,6 +88,7 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
                 "annotations": {ANNOTATION_REPORTED: "true"}}})
             CACHE.put_job(name, plain(marked))  # the next pass must not tell it again
+            CACHE.wrote(plain(marked), name)
         except ApiException as exc:
             if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
                 raise
@@ -108,6 +115,7 @@ def _write_status(obj: dict[str, Any], decision: Decision) -> None:
             raise ConflictError from None
         raise
     CACHE.put_execution(cast(dict[str, Any], updated))
+    CACHE.wrote(cast(dict[str, Any], updated))
 
 
 _FINAL = ("Succeeded", "Failed", "Cancelled")
@@ -166,7 +174,7 @@ def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> Non
             "type": kind, "reason": reason, "message": message[:1024],
             "source": {"component": "kitaru-operator"},
             "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
-        })
+        }, _preload_content=False)  # nothing is read from the answer: do not parse it
     except ApiException as exc:
         logger.warning("cannot post event %s on %s: %s", reason, meta["name"], exc.reason)
     log = logger.warning if kind == "Warning" else logger.info

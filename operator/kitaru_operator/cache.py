@@ -58,8 +58,26 @@ class ObjectCache:
         self._jobs: dict[Key, dict[str, dict[str, Any]]] = {}
         # (namespace, Job name) -> its pod
         self._pods: dict[Key, dict[str, Any]] = {}
+        # ("" or execution name, namespace, name) -> resourceVersion of the operator's write
+        self._written: dict[tuple[str, str, str], str] = {}
 
     # Executions and FlowVersions -------------------------------------------------------
+
+    def wrote(self, obj: dict[str, Any], execution: str | None = None) -> None:
+        """Remember the version of an Execution (or, given ``execution``, of one of its
+        Jobs) that this operator's own write produced, so that its echo is known."""
+        version = obj["metadata"].get("resourceVersion")
+        if version is not None:
+            with self._lock:
+                self._written[(execution or "", *_key(obj))] = version
+
+    def echo(self, obj: dict[str, Any], execution: str | None = None) -> bool:
+        """Whether this is the version this operator's own last write produced: the event
+        brings nothing the pass that wrote it did not already decide from."""
+        version = obj["metadata"].get("resourceVersion")
+        with self._lock:
+            return version is not None and self._written.get(
+                (execution or "", *_key(obj))) == version
 
     def put_execution(self, obj: dict[str, Any]) -> None:
         self._put(self._executions, obj)
@@ -143,6 +161,8 @@ class ObjectCache:
         with self._lock:
             self._executions.pop((namespace, execution), None)
             self._jobs.pop((namespace, execution), None)
+            self._written = {k: v for k, v in self._written.items()
+                             if k[1] != namespace or execution not in (k[0], k[2])}
 
 
 CACHE = ObjectCache()

@@ -104,9 +104,11 @@ def on_execution(type: str, event: kopf.RawEvent, **_: Any) -> None:
         CACHE.forget(namespace, name)
         metrics.forget(namespace, name)
         return
-    CACHE.put_execution(obj)
-    metrics.saw_generation(namespace, name, obj["metadata"].get("generation", 1))
-    reconcile(namespace, name)
+    # The echo of this operator's own status write brings nothing to decide from.
+    if not (type == "MODIFIED" and CACHE.echo(obj)):
+        CACHE.put_execution(obj)
+        metrics.saw_generation(namespace, name, obj["metadata"].get("generation", 1))
+        reconcile(namespace, name)
     schedule = (obj["metadata"].get("labels") or {}).get("kitaru.ai/schedule")
     if schedule and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed",
                                                                 "Cancelled"):
@@ -121,6 +123,8 @@ def on_job(type: str, event: kopf.RawEvent, **_: Any) -> None:
         if owner.get("kind") == "Execution":
             if type == "DELETED":
                 CACHE.drop_job(owner["name"], obj)
+            elif CACHE.echo(obj, owner["name"]):
+                continue  # the Job as this operator created or annotated it
             else:
                 CACHE.put_job(owner["name"], obj)
             reconcile(obj["metadata"].get("namespace") or "", owner["name"])

@@ -288,7 +288,7 @@ def store_options(core: client.CoreV1Api, namespace: str, uri: str,
     if not secret_name:
         return {}
     try:
-        secret = core.read_namespaced_secret(secret_name, namespace)
+        data = _secret_data(core, namespace, secret_name)
     except ApiException as exc:
         if exc.status != 404:
             raise
@@ -297,7 +297,7 @@ def store_options(core: client.CoreV1Api, namespace: str, uri: str,
             f"FlowVersion) does not exist in namespace {namespace}", "SecretNotFound") from None
     mapping = _SECRET_KEYS.get(scheme_of(uri), {})
     options: dict[str, str] = {}
-    for key, value in (secret.data or {}).items():
+    for key, value in data.items():
         if key in mapping:
             options[mapping[key]] = base64.b64decode(value).decode()
     pair = ("access_key_id", "secret_access_key")
@@ -306,14 +306,41 @@ def store_options(core: client.CoreV1Api, namespace: str, uri: str,
                       else ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"))
         raise CredentialsSecretError(
             f"credentials Secret {secret_name!r} holds {has} but not {lacks} (it holds "
-            f"{', '.join(sorted(secret.data or {}))})", "SecretKeysMissing")
+            f"{', '.join(sorted(data))})", "SecretKeysMissing")
     if mapping and not options and scheme_of(uri) != "gs":
-        held = ", ".join(sorted(secret.data or {})) or "no keys"
+        held = ", ".join(sorted(data)) or "no keys"
         raise CredentialsSecretError(
             f"credentials Secret {secret_name!r} holds none of the keys a "
             f"{scheme_of(uri)} store reads ({', '.join(mapping)}); it holds {held}",
             "SecretKeysMissing")
     return options
+
+
+#: How long a credentials Secret read is reused: every pass needs the store's options,
+#: and a fan-out of executions sharing one Secret would otherwise read it once each. A
+#: rotated Secret is picked up within this time.
+SECRET_SECONDS = 5.0
+_secrets: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+_secrets_lock = threading.Lock()
+
+
+def _secret_data(core: client.CoreV1Api, namespace: str, name: str) -> dict[str, str]:
+    """The Secret's data (base64 values), read at most once per SECRET_SECONDS."""
+    key = (namespace, name)
+    with _secrets_lock:
+        known = _secrets.get(key)
+    if known is not None and time.monotonic() - known[0] < SECRET_SECONDS:
+        return known[1]
+    try:
+        data = {k: str(v) for k, v in (core.read_namespaced_secret(name, namespace).data
+                                        or {}).items()}
+    except ApiException:
+        with _secrets_lock:
+            _secrets.pop(key, None)
+        raise
+    with _secrets_lock:
+        _secrets[key] = (time.monotonic(), data)
+    return data
 
 
 def credentials_advice(exc: StoreError, secret_name: str | None) -> str:

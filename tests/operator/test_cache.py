@@ -53,3 +53,17 @@ def test_deleted_objects_leave_the_cache() -> None:
     cache.put_flow_version(_obj("fv", "1"))
     cache.drop_flow_version("ns", "fv")
     assert cache.flow_version("ns", "fv") is None
+
+
+def test_only_the_version_the_operator_wrote_is_its_echo() -> None:
+    cache = ObjectCache()
+    cache.put_execution(_obj("a", "5"))  # a listing (the resync) is not a write of ours
+    assert not cache.echo(_obj("a", "5"))
+    cache.wrote(_obj("a", "6"))  # the answer to our status patch
+    assert cache.echo(_obj("a", "6"))
+    assert not cache.echo(_obj("a", "7"))  # someone else's change after ours
+    cache.wrote(_job("a-r1", "8", "uid-1"), "a")
+    assert cache.echo(_job("a-r1", "8", "uid-1"), "a")
+    assert not cache.echo(_job("a-r1", "9", "uid-1"), "a")  # the Job controller's update
+    cache.forget("ns", "a")  # the Execution was deleted: a new one under its name is new
+    assert not cache.echo(_obj("a", "6")) and not cache.echo(_job("a-r1", "8", "uid-1"), "a")
