@@ -190,15 +190,19 @@ WIDTH = 2  # chaos_flow's fan-out
 EXPECTED = 0 + sum(range(1, WIDTH + 1)) + 100  # chaos_flow's output when approved
 
 
-def start_chaos(agents: Agents, prefix: str, count: int, **spec: Any) -> list[str]:
+def start_chaos(agents: Agents, prefix: str, count: int, *, body_seconds: float = 0.5,
+                **spec: Any) -> list[str]:
     """Apply ``count`` chaos_flow Executions, alternately with checkpoints inline and in
     pods of their own (``spec`` goes to both FlowVersions); return their names."""
-    agents.apply(agents.flow_version(f"{prefix}-iso-v1", f"{SAMPLE}:chaos_flow",
-                                     **{**spec, "checkpointRuntime": "isolated"}))
-    agents.apply(agents.flow_version(f"{prefix}-inline-v1", f"{SAMPLE}:chaos_flow", **spec))
+    for runtime in ("isolated", "inline"):
+        manifest = agents.flow_version(f"{prefix}-{runtime[:3]}-v1", f"{SAMPLE}:chaos_flow",
+                                       **{**spec, "checkpointRuntime": runtime})
+        manifest["spec"]["env"].append({"name": "KITARU_TEST_BODY_SECONDS",
+                                        "value": str(body_seconds)})
+        agents.apply(manifest)
     names = [f"{prefix}-{i}" for i in range(count)]
     for i, name in enumerate(names):
         agents.apply(agents.execution(name, f"{prefix}-iso-v1" if i % 2 else
-                                      f"{prefix}-inline-v1",
+                                      f"{prefix}-inl-v1",
                                       input={"label": name, "width": WIDTH}))
     return names

@@ -31,6 +31,7 @@ from operator_fixtures import Agents, OperatorProcess
 from polling import wait_until
 
 
+@pytest.mark.timeout(1800 if FULL else 300)  # the full size runs for minutes
 def test_the_operator_killed_at_random_converges_with_nothing_lost_or_doubled(
     agents: Agents, operator: OperatorProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:

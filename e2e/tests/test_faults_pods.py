@@ -35,7 +35,9 @@ from faults import (
 from operator_fixtures import Agents
 from polling import wait_until
 
-KILLS_PER_EXECUTION = 6  # of the FlowVersion's 20 infrastructure retries
+# Of the FlowVersion's 20 infrastructure retries; more would spend the run in backoff
+# (5 s doubling per retry) with no pod to kill.
+KILLS_PER_EXECUTION = 4
 
 
 def running_pods(agents: Agents, state: Path) -> list[tuple[str, str, int, str]]:
@@ -58,10 +60,11 @@ def running_pods(agents: Agents, state: Path) -> list[tuple[str, str, int, str]]
     return found
 
 
+@pytest.mark.timeout(1800 if FULL else 300)  # the full size runs for minutes
 def test_pods_killed_at_random_finish_every_execution_and_rerun_no_committed_body(
     agents: Agents, cluster_paths: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    count, kills = (25, 100) if FULL else (6, 15)
+    count, kills = (40, 100) if FULL else (8, 15)
     seed = int(os.environ.get("KITARU_FAULTS_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
     started = time.monotonic()
@@ -72,7 +75,9 @@ def test_pods_killed_at_random_finish_every_execution_and_rerun_no_committed_bod
     kinds: Counter[str] = Counter()
     deadline = time.monotonic() + (900 if FULL else 300)
     with JobLedger(agents.api, agents.namespace) as ledger:
-        names = start_chaos(agents, "crash", count, **retries)
+        # At full size bodies last longer, so that pods live long enough to be killed.
+        names = start_chaos(agents, "crash", count, body_seconds=2.0 if FULL else 0.5,
+                            **retries)
 
         while sum(killed.values()) < kills and time.monotonic() < deadline:
             answer_waiting(agents, answered)
@@ -84,7 +89,7 @@ def test_pods_killed_at_random_finish_every_execution_and_rerun_no_committed_bod
                 time.sleep(0.2)
                 continue
             execution, pod, pid, kind = rng.choice(candidates)
-            time.sleep(rng.uniform(0.0, 0.8))  # somewhere in the pod's life, not its start
+            time.sleep(rng.uniform(0.0, 0.4))  # somewhere in the pod's life, not its start
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
