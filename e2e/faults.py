@@ -206,3 +206,21 @@ def start_chaos(agents: Agents, prefix: str, count: int, *, body_seconds: float 
                                       f"{prefix}-inl-v1",
                                       input={"label": name, "width": WIDTH}))
     return names
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (which may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_ended(pid: int) -> bool:
+    """Whether the process is gone, or a zombie waiting for its parent to reap it."""
+    try:
+        return _stat(pid)[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks, as the cluster's pid files record it."""
+    return _stat(pid)[19]

@@ -24,15 +24,13 @@ from faults import (
     answer_waiting,
     body_runs,
     phases,
+    process_ended,
     reruns_after_commit,
     start_chaos,
+    start_ticks,
 )
 from operator_fixtures import Agents, OperatorProcess
 from polling import wait_until
-
-
-def _start_ticks(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
 
 
 def restart_api_server(state: Path, down_seconds: float) -> None:
@@ -41,14 +39,12 @@ def restart_api_server(state: Path, down_seconds: float) -> None:
     pid = int(pid_file.read_text().split()[0])
     argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not Path(f"/proc/{pid}").exists()
-               or Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z",
-               timeout=30, what="the API server to die")
+    wait_until(lambda: process_ended(pid), timeout=30, what="the API server to die")
     time.sleep(down_seconds)
     with open(state / "logs" / "kube-apiserver.log", "ab") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    pid_file.write_text(f"{process.pid} {_start_ticks(process.pid)}\n")
+    pid_file.write_text(f"{process.pid} {start_ticks(process.pid)}\n")
 
 
 def pause(state: Path, component: str, seconds: float) -> None:

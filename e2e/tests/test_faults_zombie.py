@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import SAMPLE
+from faults import SAMPLE, process_ended
 from operator_fixtures import Agents
 from polling import wait_until
 
@@ -52,9 +52,7 @@ def test_a_zombie_run_beside_a_newer_one_changes_nothing_it_sees(
     for run in order:  # let one commit the first checkpoint, then the other
         agents.gate(f"{name}-a-{run}").write_text("go")
         if run == "1":
-            wait_until(lambda: not Path(f"/proc/{pid}").exists()
-                       or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z",
-                       timeout=60, what="the zombie to finish")
+            wait_until(lambda: process_ended(pid), timeout=60, what="the zombie to finish")
         else:
             agents.wait_phase(name, "Succeeded", timeout=120)
     status = agents.wait_phase(name, "Succeeded")["status"]

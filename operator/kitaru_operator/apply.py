@@ -87,8 +87,9 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         try:
             marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
                 "annotations": {ANNOTATION_REPORTED: "true"}}})
-            CACHE.put_job(name, plain(marked))  # the next pass must not tell it again
-            CACHE.wrote(plain(marked), name)
+            body = plain(marked)
+            CACHE.put_job(name, body)  # the next pass must not tell it again
+            CACHE.wrote(body, name)
         except ApiException as exc:
             if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
                 raise
