@@ -109,6 +109,8 @@ class Bench:
         self.watch_batch = client.BatchV1Api(config.new_client_from_config(config_file=kubeconfig))
         self.operator: subprocess.Popen[bytes] | None = None
         self.store_uri = f"s3://{BUCKET}/{NAMESPACE}"
+        self.resync_seconds = RESYNC_SECONDS
+        self.metrics_port = 0  # the operator's Prometheus endpoint (0: none)
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         binary = subprocess.run(["bash", "-c", f'. "{CLUSTER}/paths.sh"; echo "$E2E_BIN"'],
@@ -150,7 +152,8 @@ class Bench:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
         self.operator = subprocess.Popen(
             [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
-             "--default-store", self.store_uri, "--resync-seconds", str(RESYNC_SECONDS),
+             "--default-store", self.store_uri, "--resync-seconds", str(self.resync_seconds),
+             "--metrics-port", str(self.metrics_port),
              "--log-level", os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "INFO")],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

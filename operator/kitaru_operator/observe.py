@@ -381,8 +381,10 @@ def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:
     """Return what the store says about run ``run`` of an execution.
 
     A finished run's outcome names its last checkpoints and counts them, so one read is
-    enough; a run still going, one that died, or one that saw no checkpoint (a runtime
-    that could not start, an outcome from an older SDK) is summarised from its journal.
+    enough; a run still going, or one that died, said how far it got in its progress
+    (rewritten about once a second), a second read. The journal itself is listed only
+    for a run with neither (one that could not start, or from an older SDK), so a pass
+    costs the same for a journal of ten thousand records as for one of ten.
     """
     journal = ExecutionStore(store, exec_id)
     try:
@@ -391,6 +393,10 @@ def run_view(store: ObjectStore, exec_id: str, run: int) -> RunView:
             return RunView(claimed=True, outcome=outcome,
                            checkpoints=outcome.checkpoints_run + outcome.checkpoints_reused,
                            last_checkpoints=tuple(outcome.last_checkpoints))
+        progress = journal.run_progress(run)
+        if progress is not None:
+            return RunView(claimed=True, outcome=outcome, checkpoints=progress.checkpoints,
+                           last_checkpoints=tuple(progress.last_checkpoints))
         claimed = outcome is not None or journal.run_start(run) is not None
         keys = store.list(f"{journal.prefix}journal/")
         last: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ from kitaru.records import (
     ExecutionSpec,
     ReusableRecord,
     RunOutcome,
+    RunProgress,
     RunStart,
     ValueRef,
 )
@@ -171,6 +172,14 @@ class ExecutionStore:
     def run_outcome(self, run: int) -> RunOutcome | None:
         """Return how ``run`` ended, if it did."""
         return self._read(f"runs/{run}/outcome.json", RunOutcome)
+
+    def write_progress(self, progress: RunProgress) -> None:
+        """Record how far run ``progress.run`` has got (replacing what it said before)."""
+        self.store.put(self._key(f"runs/{progress.run}/progress.json"), _dump(progress))
+
+    def run_progress(self, run: int) -> RunProgress | None:
+        """Return how far ``run`` had got when it last said (None: it never did)."""
+        return self._read(f"runs/{run}/progress.json", RunProgress)
 
     def write_log(self, run: int, text: str) -> None:
         """Store what run ``run`` printed."""

@@ -204,6 +204,18 @@ class RunOutcome(BaseModel):
     finished_at: datetime = Field(default_factory=utcnow)
 
 
+class RunProgress(BaseModel):
+    """How far a run still going has got: rewritten at most about once a second while it
+    runs, so a reader (the operator's periodic look) needs one read, however long the
+    journal is. Superseded by the outcome once the run ends."""
+
+    run: int
+    checkpoints: int = Field(description="Checkpoints on record, as this run knows them.")
+    last_checkpoints: list[str] = Field(default_factory=list, description="The last few "
+                                        "it committed or reused, newest last.")
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Answer(BaseModel):
     """An accepted answer to a wait. Final once written."""
 

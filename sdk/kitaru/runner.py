@@ -42,7 +42,7 @@ from kitaru.errors import (
 from kitaru.journal import ExecutionStore, read_value_bytes, store_value
 from kitaru.lineage import content_digest
 from kitaru.logstream import LogStreamer
-from kitaru.records import ErrorInfo, RunOutcome, RunStart
+from kitaru.records import ErrorInfo, RunOutcome, RunProgress, RunStart
 from kitaru.serialization import decode, encode
 from kitaru.waits import WaitSuspend
 
@@ -130,7 +130,7 @@ def execute_run(
     sys.stderr = _Tee(real_err if echo else sink, printed)
     # A branch pod shares its run number with the run that dispatched it: its log goes
     # beside that run's, once, instead of streaming over it.
-    streamer = LogStreamer(journal, run, printed)
+    streamer = LogStreamer(journal, run, printed, progress=lambda: _progress(ctx))
     if not ctx.dispatch.branch:
         ctx.on_commit = streamer.nudge
         streamer.start()
@@ -158,6 +158,12 @@ def execute_run(
     if ctx.interrupted:
         raise KeyboardInterrupt
     return recorded
+
+
+def _progress(ctx: RunContext) -> RunProgress:
+    with ctx.lock:
+        return RunProgress(run=ctx.run, checkpoints=len(ctx.records),
+                           last_checkpoints=list(ctx.recent_checkpoints))
 
 
 def _run_body(ctx: RunContext, fn: Callable[..., Any]) -> RunOutcome:

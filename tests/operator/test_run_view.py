@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -10,7 +12,9 @@ from kitaru import KitaruClient
 from kitaru.stores import open_store
 from kitaru.stores.filesystem import FilesystemStore
 from kitaru_operator.observe import run_view
+from kitaru_operator.observed import RunView
 from tests.sdk.sample_flows import approval_flow
+from tests.sdk.test_log_stream import _three_steps_blocked, _until
 
 
 class CountingStore(FilesystemStore):
@@ -71,3 +75,29 @@ def test_a_run_without_an_outcome_is_summarised_from_its_journal(
     assert (view.claimed, view.outcome) == (False, None)
     assert view.checkpoints == 2
     assert view.last_checkpoints == ("research", "draft")
+
+
+def test_a_run_still_going_is_summarised_from_its_progress_without_the_journal(
+    store_uri: str, counters: Path
+) -> None:
+    proc, running = _three_steps_blocked(counters)  # blocked in its second checkpoint
+    try:
+        store = CountingStore(store_uri)
+        prefix = f"executions/{running.exec_id}/runs/1/"
+
+        def seen() -> RunView:
+            store.calls.clear()
+            return run_view(store, running.exec_id, 1)
+
+        _until(lambda: seen().checkpoints == 1)
+        view = seen()
+        assert (view.claimed, view.outcome, view.last_checkpoints) == (True, None,
+                                                                         ("slow_step",))
+        # Two reads, whatever the journal's length: no listing, no record read.
+        assert store.calls == [f"read {prefix}outcome.json", f"read {prefix}progress.json"]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    # Killed, it leaves its last progress: the count the next run starts from.
+    assert run_view(store, running.exec_id, 1).checkpoints == 1

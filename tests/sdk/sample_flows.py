@@ -562,3 +562,16 @@ def zombie_flow(label: str) -> str:
     """Two checkpoints, the second fed by the first: what a run left running (a zombie)
     beside a newer run must not make inconsistent."""
     return zombie_b(label, zombie_a(label))
+
+
+@checkpoint(runtime="inline")
+def tiny_step(i: int) -> int:
+    return i
+
+
+@flow
+def long_flow(steps: int) -> int:
+    """``steps`` checkpoints one after another, then a wait: a long journal, at rest."""
+    total = sum(tiny_step(i) for i in range(steps))
+    kitaru.wait(name="done", schema=bool)
+    return total
