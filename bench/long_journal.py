@@ -24,7 +24,6 @@ import socket
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,11 +54,6 @@ KB = 1024
 RESYNC_SECONDS = 1.0
 
 
-@dataclass
-class _Endpoint:
-    endpoint: str
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -72,30 +66,36 @@ class LongJournal:
     def __init__(self, bench: Bench, proxy: FaultProxy, s3_endpoint: str) -> None:
         self.bench = bench
         self.proxy = proxy
-        # Seeding goes straight to moto: only the operator's requests are counted.
+        # Seeding goes straight to moto: only the operator's reads are counted.
         self.store = open_store(bench.store_uri, options={
             "endpoint_url": s3_endpoint, "access_key_id": "testing",
             "secret_access_key": "testing", "region": "us-east-1"})
 
     def setup(self) -> None:
         self.bench.setup()
-        self.bench.custom.create_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "flowversions", {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
-                "metadata": {"name": "long-v1"},
-                "spec": {"flow": "long", "version": 1, "image": "kitaru-agent:dev",
-                         "entrypoint": "tests.sdk.sample_flows:long_flow",
-                         "env": [{"name": "PYTHONPATH",
-                                  "value": str(Path(__file__).resolve().parents[1])}],
-                         "store": {"uri": self.bench.store_uri,
-                                   "credentialsSecret": {"name": "store-credentials"}}}})
+        # The real run's pod talks to moto straight; the seeded ones (no pod) are read by
+        # the operator through the counting proxy.
+        self.bench.core.create_namespaced_secret(NAMESPACE, {
+            "metadata": {"name": "store-counted"},
+            "stringData": {**AWS, "AWS_ENDPOINT_URL": self.proxy.endpoint}})
+        root = str(Path(__file__).resolve().parents[1])
+        for name, secret in (("long-v1", "store-credentials"), ("counted-v1", "store-counted")):
+            self.bench.custom.create_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, "flowversions", {
+                    "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
+                    "metadata": {"name": name},
+                    "spec": {"flow": "long", "version": 1, "image": "kitaru-agent:dev",
+                             "entrypoint": "tests.sdk.sample_flows:long_flow",
+                             "env": [{"name": "PYTHONPATH", "value": root}],
+                             "store": {"uri": self.bench.store_uri,
+                                       "credentialsSecret": {"name": secret}}}})
 
-    def _create(self, name: str, steps: int) -> dict[str, Any]:
+    def _create(self, name: str, steps: int, flow_version: str = "long-v1") -> dict[str, Any]:
         created: dict[str, Any] = self.bench.custom.create_namespaced_custom_object(
             GROUP, VERSION, NAMESPACE, "executions", {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "Execution",
                 "metadata": {"name": name},
-                "spec": {"flowVersion": "long-v1", "input": {"steps": steps}}})
+                "spec": {"flowVersion": flow_version, "input": {"steps": steps}}})
         return created
 
     def _get(self, name: str) -> dict[str, Any]:
@@ -129,7 +129,7 @@ class LongJournal:
                   window: float) -> tuple[float, float]:
         """Store requests and seconds per periodic pass over a run still going, whose
         journal holds ``records`` records (and a progress record if ``progress``)."""
-        created = self._create(name, records)
+        created = self._create(name, records, "counted-v1")
         _wait(lambda: (self._get(name).get("status") or {}).get("phase") == "Running", 120,
               f"{name} to be Running")
         self._seed(store_exec_id(NAMESPACE, name, created["metadata"]["uid"]), records,
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                      aws_secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"]).create_bucket(
                          Bucket=BUCKET)
         proxy = FaultProxy(s3.endpoint)
-        bench = Bench(kubeconfig, _Endpoint(proxy.endpoint), Path(tmp))  # type: ignore[arg-type]
+        bench = Bench(kubeconfig, s3, Path(tmp))
         bench.resync_seconds, bench.metrics_port = RESYNC_SECONDS, _free_port()
         run = LongJournal(bench, proxy, s3.endpoint)
         try:

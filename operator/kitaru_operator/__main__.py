@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                  namespaces=SETTINGS.namespaces, liveness_endpoint=args.liveness)
     finally:
         metrics.LEADER.set(0)
+        from kitaru_operator.apply import EVENTS
+
+        EVENTS.flush(timeout=5.0)  # what the last passes had to say
         if elector is not None:
             elector.release()
     return 0

@@ -1,15 +1,24 @@
 """Applying a decision to the cluster: Jobs deleted, status written, Jobs created, Events.
 
-Order of writes: status first, then the Job. If the operator dies in between, the next
-reconcile sees a run number in status with no Job and no claim in the store, and makes
-the Job; it can never make two Jobs for one run (Job names are deterministic, so a
-repeated create is refused with 409 and ignored).
+The status write and the Job creates go out at once (a resumed run's pod starts one
+API round trip sooner). Either may land without the other (the operator killed, a
+status write refused because the Execution changed meanwhile), and every pass copes:
+
+- status written, no Job: the next pass sees a run number in status with no Job and no
+  claim in the store, and makes the Job;
+- Job made, status not: the next pass sees a Job newer than status and goes on from it
+  (:func:`~kitaru_operator.decisions.current_run`); a resume's Job also counts as the
+  wait's answer accepted (:func:`~kitaru_operator.decisions.resume_in_flight`).
+
+It can never make two Jobs for one run: Job names are deterministic, so a repeated
+create is refused with 409 and ignored. Events are queued, not waited for.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from kubernetes import client
@@ -18,6 +27,7 @@ from pydantic import ValidationError
 
 from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
+from kitaru_operator.events import EventRecorder
 from kitaru_operator.jobs import ANNOTATION_REPORTED, job_name, run_job
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
 from kitaru_operator.observe import api, plain
@@ -44,12 +54,41 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         except ApiException as exc:
             if exc.status != 404:
                 raise
-    _write_status(obj, decision)
+    if decision.creates and fv is not None:  # decide() makes runs only with one at hand
+        written = _WRITERS.submit(_write_status, obj, decision)
+        try:
+            _create_jobs(obj, decision, store_uri, raw_spec, fv)
+        finally:
+            written.result()  # a refused write (ConflictError) redoes the pass
+    else:
+        _write_status(obj, decision)
     _count_phase(obj, decision)
+    for event in decision.events:
+        post_event(obj, event.type, event.reason, event.message)
+    for job in decision.marks:  # after the Events are queued
+        if job.state == "failed":
+            report = job.report
+            origin = ("user_code" if report and report.retry else
+                      report.error.origin if report and report.error else None)
+            metrics.PODS_FAILED.labels("checkpoint" if job.checkpoint else "run",
+                                       metrics.pod_failure_reason(origin, job.reason)).inc()
+        try:
+            marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
+                "annotations": {ANNOTATION_REPORTED: "true"}}})
+            body = plain(marked)
+            CACHE.put_job(name, body)  # the next pass must not tell it again
+            CACHE.wrote(body, name)
+        except ApiException as exc:
+            if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
+                raise
+
+
+def _create_jobs(obj: dict[str, Any], decision: Decision, store_uri: str,
+                 raw_spec: dict[str, Any], fv: FlowVersionSpec) -> None:
+    namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+    batch = client.BatchV1Api(api())
     answered = any(e.reason == "InputAccepted" for e in decision.events)
     for create in decision.creates:
-        if fv is None:  # decide() creates runs only with a FlowVersion at hand
-            break
         manifest = run_job(
             namespace=namespace, execution=name, execution_uid=obj["metadata"]["uid"],
             exec_id=decision.status.execution_id or "", run=create.run,
@@ -74,24 +113,6 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             CACHE.put_job(name, created)
         except ApiException as exc:
             if exc.status != 409:  # already made by an earlier reconcile: idempotent
-                raise
-    for event in decision.events:
-        post_event(obj, event.type, event.reason, event.message)
-    for job in decision.marks:  # after the Events: at worst one is posted twice
-        if job.state == "failed":
-            report = job.report
-            origin = ("user_code" if report and report.retry else
-                      report.error.origin if report and report.error else None)
-            metrics.PODS_FAILED.labels("checkpoint" if job.checkpoint else "run",
-                                       metrics.pod_failure_reason(origin, job.reason)).inc()
-        try:
-            marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
-                "annotations": {ANNOTATION_REPORTED: "true"}}})
-            body = plain(marked)
-            CACHE.put_job(name, body)  # the next pass must not tell it again
-            CACHE.wrote(body, name)
-        except ApiException as exc:
-            if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
                 raise
 
 
@@ -160,24 +181,37 @@ def report_invalid(obj: dict[str, Any], plural: str, exc: ValidationError) -> No
     post_event(obj, "Warning", "InvalidSpec", message)
 
 
+def _create_event(namespace: str, body: dict[str, Any]) -> None:
+    try:  # nothing is read from the answer: do not parse it
+        client.CoreV1Api(api()).create_namespaced_event(
+            namespace, body, _preload_content=False)  # type: ignore[arg-type]
+    except ApiException as exc:
+        logger.warning("cannot post event %s on %s: %s", body["reason"],
+                       body["involvedObject"]["name"], exc.reason)
+
+
+#: Status writes made beside a pass's Job creates (one per pass at a time).
+_WRITERS = ThreadPoolExecutor(SETTINGS.workers * 2, thread_name_prefix="kitaru-status")
+
+#: Events go out on a thread of their own: a pass never waits for one.
+EVENTS = EventRecorder(_create_event)
+
+
 def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
-    # Posted with the plain client (not kopf.event): reconciles also run from the resync
-    # and requeue threads, outside kopf's context.
+    """Log an Event now and queue it for the API server (see :mod:`kitaru_operator.events`).
+    Posted with the plain client (not kopf.event): reconciles also run from the resync and
+    requeue threads, outside kopf's context."""
     meta = obj["metadata"]
     now = SETTINGS.clock()
-    try:
-        client.CoreV1Api(api()).create_namespaced_event(meta["namespace"], {  # type: ignore[arg-type]
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
-                               "kind": obj.get("kind", "Execution"), "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta["uid"],
-                               "resourceVersion": meta.get("resourceVersion")},
-            "type": kind, "reason": reason, "message": message[:1024],
-            "source": {"component": "kitaru-operator"},
-            "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
-        }, _preload_content=False)  # nothing is read from the answer: do not parse it
-    except ApiException as exc:
-        logger.warning("cannot post event %s on %s: %s", reason, meta["name"], exc.reason)
+    EVENTS.record(meta["namespace"], {
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {"apiVersion": obj.get("apiVersion", f"{GROUP}/{VERSION}"),
+                           "kind": obj.get("kind", "Execution"), "name": meta["name"],
+                           "namespace": meta["namespace"], "uid": meta["uid"],
+                           "resourceVersion": meta.get("resourceVersion")},
+        "type": kind, "reason": reason, "message": message[:1024],
+        "source": {"component": "kitaru-operator"},
+        "firstTimestamp": now.isoformat(), "lastTimestamp": now.isoformat(), "count": 1,
+    })
     log = logger.warning if kind == "Warning" else logger.info
-    log("execution %s/%s: %s: %s", obj["metadata"]["namespace"], obj["metadata"]["name"],
-        reason, message)
+    log("execution %s/%s: %s: %s", meta["namespace"], meta["name"], reason, message)

@@ -29,6 +29,7 @@ from kitaru_operator.models import (
     CheckpointCounts,
     Condition,
     ErrorStatus,
+    ExecutionSpec,
     ExecutionStatus,
     FlowVersionSpec,
     OutputRef,
@@ -198,6 +199,9 @@ def decide(obs: Observed) -> Decision:
     if run == 0:
         start_run(decision, obs, 1, reason="Started", message="run 1 started")
         return decision
+    if resume_in_flight(status, obs.spec, obs.jobs, run):
+        assert status.pending_wait is not None
+        return _accept(decision, obs, status.pending_wait.name, status.run)
     status.run = run
     return _on_run(decision, obs, run)
 
@@ -328,11 +332,29 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
                                          reason="SchemaMismatch", message=message,
                                          observed_generation=obs.generation), obs.now)
         return decision
+    return _accept(decision, obs, wait.name, run)
+
+
+def _accept(decision: Decision, obs: Observed, wait: str, run: int) -> Decision:
+    """The answer to ``wait`` (run ``run``'s) is accepted: run ``run + 1`` goes on with it."""
+    status = decision.status
     drop_condition(status, "InputRejected")
-    if wait.name not in status.accepted_answers:
-        status.accepted_answers.append(wait.name)
-    decision.add(Event("Normal", "InputAccepted",
-                                 f"answer to wait {wait.name!r} accepted"))
+    if wait not in status.accepted_answers:
+        status.accepted_answers.append(wait)
+    decision.add(Event("Normal", "InputAccepted", f"answer to wait {wait!r} accepted"))
     start_run(decision, obs, run + 1, reason="Resumed",
-               message=f"run {run + 1} started with the answer to {wait.name!r}")
+              message=f"run {run + 1} started with the answer to {wait!r}")
     return decision
+
+
+def resume_in_flight(status: ExecutionStatus, spec: ExecutionSpec,
+                     jobs: tuple[JobView, ...], run: int) -> bool:
+    """Whether the Job of the run resuming an answered wait is made while status still
+    shows the wait: its status write, sent beside the Job create, was refused (the
+    Execution changed meanwhile) or never landed. The Job carries the answer, so the
+    pass accepts it as the refused one did (its Job create is then refused as made)."""
+    wait = status.pending_wait
+    return (status.phase == "Waiting" and wait is not None and wait.kind == "input"
+            and wait.name in spec.answers and run == status.run + 1
+            and any(j.run == run and j.state == "active" and j.checkpoint is None
+                    and not j.branch for j in jobs))

@@ -259,6 +259,30 @@ def test_answering_a_waiting_execution_needs_no_store_read() -> None:
     assert known_from_status(ExecutionStatus(phase="Running", run=1), 1, ()) is None
 
 
+def test_a_resume_whose_status_write_was_refused_is_accepted_from_its_job() -> None:
+    # The status write and the Job create go out at once: the Job of run 2 was made, but
+    # the status write was refused (the Execution changed meanwhile). Status still shows
+    # the wait; the redone pass accepts the answer the Job carries, makes no new run.
+    waiting_status = decide(observed(status=ExecutionStatus(
+        phase="Running", run=1, flow_version="demo-v2"), jobs=(JobView(1, "succeeded"),),
+        latest=waiting())).status
+    answered = {"flowVersion": "demo-v2", "answers": {"approve": True}}
+    decision = decide(observed(spec=answered, status=waiting_status,
+                               jobs=(JobView(2, "active"),)))
+    assert (decision.status.phase, decision.status.run) == ("Running", 2)
+    assert decision.status.accepted_answers == ["approve"]
+    assert decision.status.pending_wait is None and decision.status.waiting_on is None
+    assert [e.reason for e in decision.events] == ["InputAccepted", "Resumed"]
+    assert decision.create_run == 2  # refused by the API server as already made (409)
+    # Once status caught up, the run is simply going.
+    going = decide(observed(spec=answered, status=decision.status,
+                            jobs=(JobView(2, "active"),)))
+    assert going.create_run is None and going.events == []
+    # A timer's run, or a Job that is no resume's, is not taken as an answer.
+    unanswered = decide(observed(status=waiting_status, jobs=(JobView(2, "active"),)))
+    assert unanswered.status.accepted_answers == [] and unanswered.create_run is None
+
+
 def test_lost_status_is_rebuilt_from_the_store_without_a_second_run() -> None:
     decision = decide(replace(observed(latest=waiting()), store_run=1))
     assert decision.create_run is None
