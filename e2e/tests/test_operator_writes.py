@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from kitaru_operator import apply, observe
+from kitaru_operator import apply, kubeapi
 from kitaru_operator.models import GROUP, VERSION, ExecutionStatus
 from kitaru_operator.observed import Decision
 
@@ -19,9 +19,9 @@ from kitaru_operator.observed import Decision
 def operator_client(kubeconfig: Path) -> Iterator[None]:
     """Point the operator's own API client (the process default) at the e2e cluster."""
     config.load_kube_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    observe.api.cache_clear()
+    kubeapi.api.cache_clear()
     yield
-    observe.api.cache_clear()
+    kubeapi.api.cache_clear()
 
 
 def _execution(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:

@@ -16,10 +16,9 @@ create is refused with 409 and ignored. Events are queued, not waited for.
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -29,8 +28,8 @@ from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
 from kitaru_operator.events import EventRecorder
 from kitaru_operator.jobs import ANNOTATION_REPORTED, job_name, run_job
+from kitaru_operator.kubeapi import MERGE_PATCH, api, plain, send_json
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
-from kitaru_operator.observe import api, plain
 from kitaru_operator.observed import Decision
 from kitaru_operator.settings import SETTINGS
 
@@ -86,7 +85,6 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
 def _create_jobs(obj: dict[str, Any], decision: Decision, store_uri: str,
                  raw_spec: dict[str, Any], fv: FlowVersionSpec) -> None:
     namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-    batch = client.BatchV1Api(api())
     answered = any(e.reason == "InputAccepted" for e in decision.events)
     for create in decision.creates:
         manifest = run_job(
@@ -100,11 +98,8 @@ def _create_jobs(obj: dict[str, Any], decision: Decision, store_uri: str,
             checkpoint_attempt=create.checkpoint_attempt,
         )
         try:
-            # The answer as plain JSON: the client's model objects cost more to build
-            # than the request takes, and the cache holds the JSON anyway.
-            answer: Any = batch.create_namespaced_job(
-                namespace, manifest, _preload_content=False)  # type: ignore[arg-type]
-            created = json.loads(answer.data)
+            created = send_json("POST", f"/apis/batch/v1/namespaces/{namespace}/jobs",
+                                manifest)
             CACHE.wrote(created, name)
             metrics.PODS_CREATED.labels("checkpoint" if create.checkpoint else "run").inc()
             since = metrics.seconds_since_seen(namespace, name) if answered else None
@@ -128,16 +123,16 @@ def _write_status(obj: dict[str, Any], decision: Decision) -> None:
     # The write names the version it was decided from: if the Execution changed since
     # (a cached copy behind the API), it is refused and the decision is redone.
     try:
-        updated: Any = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "executions", name,
+        updated = send_json(
+            "PATCH", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/executions/{name}/status",
             {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-             "status": new_status})
+             "status": new_status}, content_type=MERGE_PATCH)
     except ApiException as exc:
         if exc.status == 409:
             raise ConflictError from None
         raise
-    CACHE.put_execution(cast(dict[str, Any], updated))
-    CACHE.wrote(cast(dict[str, Any], updated))
+    CACHE.put_execution(updated)
+    CACHE.wrote(updated)
 
 
 _FINAL = ("Succeeded", "Failed", "Cancelled")
@@ -182,9 +177,8 @@ def report_invalid(obj: dict[str, Any], plural: str, exc: ValidationError) -> No
 
 
 def _create_event(namespace: str, body: dict[str, Any]) -> None:
-    try:  # nothing is read from the answer: do not parse it
-        client.CoreV1Api(api()).create_namespaced_event(
-            namespace, body, _preload_content=False)  # type: ignore[arg-type]
+    try:
+        send_json("POST", f"/api/v1/namespaces/{namespace}/events", body)
     except ApiException as exc:
         logger.warning("cannot post event %s on %s: %s", body["reason"],
                        body["involvedObject"]["name"], exc.reason)

@@ -12,10 +12,10 @@ from pydantic import ValidationError
 
 from kitaru.errors import StoreError, StorePermissionError, StoreUnavailableError
 from kitaru_operator.catalog import flow_status, flow_version_status
+from kitaru_operator.kubeapi import api
 from kitaru_operator.models import GROUP, VERSION, FlowStatus, FlowVersionStatus
 from kitaru_operator.observe import (
     CredentialsSecretError,
-    api,
     credentials_advice,
     custom_get,
     custom_list,

@@ -40,6 +40,7 @@ from kitaru_operator.jobs import (
     LABEL_EXECUTION,
     LABEL_RUN,
 )
+from kitaru_operator.kubeapi import api
 from kitaru_operator.models import (
     GROUP,
     TERMINAL_PHASES,
@@ -49,7 +50,6 @@ from kitaru_operator.models import (
 )
 from kitaru_operator.observe import (
     CredentialsSecretError,
-    api,
     credentials_advice,
     custom_get,
     custom_list,
@@ -78,6 +78,24 @@ _requeues: Requeues[tuple[str, str]] = Requeues(lambda key: reconcile(*key),
                                                 workers=SETTINGS.workers)
 
 
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """No change detection: kopf works out each event's "essence" (a deep copy of the
+    whole object) for its create/update handlers, and this operator has only event
+    handlers. Skipping it took a quarter of the operator's CPU when 200 Executions were
+    applied at once."""
+
+    def build(self, *, body: kopf.Body,
+              extra_fields: Any = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch,
+              essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Set kopf up and start the periodic resync.
@@ -92,6 +110,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.execution.max_workers = SETTINGS.workers
+    settings.persistence.diffbase_storage = _NoDiffBase()
     threading.Thread(target=_resync_forever, name="kitaru-resync", daemon=True).start()
 
 

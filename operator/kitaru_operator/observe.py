@@ -25,7 +25,6 @@ from kitaru.report import RunReport
 from kitaru.stores import ObjectStore, open_store
 from kitaru.stores.retry import OPERATOR_POLICY
 from kitaru.stores.uri import scheme_of
-from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
 from kitaru_operator.jobs import (
     ANNOTATION_REPORTED,
@@ -39,9 +38,9 @@ from kitaru_operator.jobs import (
     LABEL_RUN,
     label_value,
 )
+from kitaru_operator.kubeapi import plain
 from kitaru_operator.models import GROUP, OBJECT_NAME, VERSION, FlowVersionSpec
 from kitaru_operator.observed import JobState, JobView, RunView
-from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
 
@@ -59,45 +58,6 @@ _SECRET_KEYS: dict[str, dict[str, str]] = {
            "AZURE_STORAGE_SAS_TOKEN": "sas_token"},
     "gs": {"GOOGLE_CLOUD_PROJECT": "project"},
 }
-
-
-class _MeteredApiClient(client.ApiClient):
-    """An API client that times every request and counts the failed ones, by verb."""
-
-    def call_api(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        verb = method.upper()
-        start = time.perf_counter()
-        try:
-            response = super().call_api(method, *args, **kwargs)
-        except Exception:  # no answer: refused, reset, timed out
-            metrics.API_ERRORS.labels(verb, "0").inc()
-            raise
-        finally:
-            metrics.API_SECONDS.labels(verb).observe(time.perf_counter() - start)
-        if not 200 <= response.status <= 299:
-            metrics.API_ERRORS.labels(verb, str(response.status)).inc()
-        return response
-
-
-@functools.cache
-def api() -> client.ApiClient:
-    """The one API client of this process: its connection pool (and TLS sessions) is
-    shared by every reconcile instead of being rebuilt per call.
-
-    The pool holds a connection for every thread that calls the API at once (kopf's
-    workers, the requeue workers, the resync, the schedules, the lease): the client's
-    default (5 per CPU) is smaller on a small node, and every request over it opens, and
-    then throws away, a new TLS connection.
-    """
-    configuration = client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = max(
-        configuration.connection_pool_maxsize or 0, 2 * SETTINGS.workers + 8)
-    return _MeteredApiClient(configuration)
-
-
-def plain(obj: Any) -> Any:
-    """Return a kubernetes client object as the JSON-shaped dict the API server sent."""
-    return api().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
 
 
 _OBJECT_NAME = re.compile(OBJECT_NAME)

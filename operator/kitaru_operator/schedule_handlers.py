@@ -19,8 +19,9 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kitaru_operator.apply import post_event, report_invalid
+from kitaru_operator.kubeapi import api
 from kitaru_operator.models import GROUP, VERSION, ScheduleSpec, ScheduleStatus
-from kitaru_operator.observe import api, custom_get
+from kitaru_operator.observe import custom_get
 from kitaru_operator.requeue import Requeues
 from kitaru_operator.schedules import (
     ANNOTATION_SLOT,

@@ -63,3 +63,4 @@ def test_events_beyond_the_queue_are_dropped_with_a_warning(
     # Three queued (and perhaps one more taken by the thread): the rest dropped, each said.
     assert 3 <= len(posted) <= 4 and recorder.dropped == 10 - len(posted)
     assert caplog.text.count("dropped: 3 events are waiting to be posted") == recorder.dropped
+
