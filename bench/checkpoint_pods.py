@@ -31,23 +31,23 @@ from typing import Any
 import boto3
 from tests.stores import emulators
 
-from bench.operator_scale import (
+from bench.harness import (
     AWS,
     BUCKET,
     GROUP,
     NAMESPACE,
     ROOT,
     VERSION,
-    Bench,
-    _wait,
+    Cluster,
     control_plane,
+    wait,
 )
 
 PYTHON_ONLY = ["python", "-c", "pass"]
 AGENT_IMPORTS = ["python", "-c", "import boto3, kitaru.runtime"]
 
 
-class PodsBench(Bench):
+class PodsBench(Cluster):
     """The cluster, store and operator, with FlowVersions of both runtimes."""
 
     def __init__(self, kubeconfig: str, s3: emulators.Emulator, workdir: Path) -> None:
@@ -69,7 +69,7 @@ class PodsBench(Bench):
         start = time.perf_counter()
         self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                     body)
-        _wait(lambda: self.phase(name) == "Succeeded", 600, f"{name} to succeed")
+        wait(lambda: self.phase(name) == "Succeeded", 600, f"{name} to succeed")
         return time.perf_counter() - start
 
     def flow_version(self, runtime: str, entry: str) -> str:
@@ -104,7 +104,7 @@ class PodsBench(Bench):
             jobs = self.batch.list_namespaced_job(NAMESPACE, label_selector=f"bench={tag}")
             return sum(1 for j in jobs.items if (j.status.succeeded or 0) >= 1) >= count
 
-        _wait(done, 600, f"{count} bare Jobs to succeed")
+        wait(done, 600, f"{count} bare Jobs to succeed")
         return time.perf_counter() - start
 
 

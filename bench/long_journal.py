@@ -32,16 +32,16 @@ import boto3
 from tests.stores import emulators
 from tests.stores.proxy import FaultProxy
 
-from bench.operator_scale import (
+from bench.harness import (
     AWS,
     BUCKET,
     GROUP,
     NAMESPACE,
     VERSION,
-    Bench,
-    _parallel,
-    _wait,
+    Cluster,
     control_plane,
+    parallel,
+    wait,
 )
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import CheckpointRecord, ExecutionSpec, RunProgress, RunStart
@@ -63,7 +63,7 @@ def _free_port() -> int:
 class LongJournal:
     """One benchmark run: the cluster, the store behind a counting proxy, the operator."""
 
-    def __init__(self, bench: Bench, proxy: FaultProxy, s3_endpoint: str) -> None:
+    def __init__(self, bench: Cluster, proxy: FaultProxy, s3_endpoint: str) -> None:
         self.bench = bench
         self.proxy = proxy
         # Seeding goes straight to moto: only the operator's reads are counted.
@@ -130,11 +130,11 @@ class LongJournal:
         """Store requests and seconds per periodic pass over a run still going, whose
         journal holds ``records`` records (and a progress record if ``progress``)."""
         created = self._create(name, records, "counted-v1")
-        _wait(lambda: (self._get(name).get("status") or {}).get("phase") == "Running", 120,
+        wait(lambda: (self._get(name).get("status") or {}).get("phase") == "Running", 120,
               f"{name} to be Running")
         self._seed(store_exec_id(NAMESPACE, name, created["metadata"]["uid"]), records,
                    progress=progress)
-        _wait(lambda: ((self._get(name).get("status") or {}).get("checkpoints") or {})
+        wait(lambda: ((self._get(name).get("status") or {}).get("checkpoints") or {})
               .get("count") == records, 120, f"{name} to count {records} checkpoints")
         requests, (count, total) = self.proxy.requests, self._store_metric()
         time.sleep(window)
@@ -157,7 +157,7 @@ class LongJournal:
         journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
         ids = [f"tiny_step_{i}" for i in range(records)]
         now = datetime.now(UTC)
-        _parallel(lambda seq: journal.commit(CheckpointRecord(
+        parallel(lambda seq: journal.commit(CheckpointRecord(
             id=ids[seq], seq=seq, name="tiny_step", function="tests.sdk.sample_flows.tiny_step",
             value=value, run=1, started_at=now, finished_at=now)), list(range(records)))
         if progress:
@@ -193,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                      aws_secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"]).create_bucket(
                          Bucket=BUCKET)
         proxy = FaultProxy(s3.endpoint)
-        bench = Bench(kubeconfig, s3, Path(tmp))
+        bench = Cluster(kubeconfig, s3, Path(tmp))
         bench.resync_seconds, bench.metrics_port = RESYNC_SECONDS, _free_port()
         run = LongJournal(bench, proxy, s3.endpoint)
         try:
             run.setup()
             largest, final, counted, seconds = run.real_run(steps)
-            with bench._no_pods():
+            with bench.no_pods():
                 short = run.pass_cost("short", 10, progress=True, window=window)
                 long = run.pass_cost("long", records, progress=True, window=window)
                 legacy = run.pass_cost("legacy", records, progress=False, window=window)

@@ -16,202 +16,44 @@ Figures, each against a baseline measured in the same run:
   while the operator is stopped, and it then starts on all of them; the woken runs'
   Jobs make no pods, so the figure measures the operator, not M pod start-ups here.
 
-Starts its own control plane (``e2e/cluster/up``, state in a temporary folder) unless
-``E2E_KUBECONFIG`` is set, plus moto's S3 server, and stops both at the end.
+The cluster, moto and the operator come from :mod:`bench.harness`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import boto3
-from kubernetes import client, config, watch
+from kubernetes import watch
 from tests.stores import emulators
 
-from kitaru.journal import ExecutionStore, store_value
-from kitaru.records import ExecutionSpec, RunOutcome, RunStart, WaitInfo
+from bench.harness import (
+    BUCKET,
+    GROUP,
+    NAMESPACE,
+    RESYNC_SECONDS,
+    VERSION,
+    Cluster,
+    Seen,
+    control_plane,
+    parallel,
+    peak_rss_mb,
+    wait,
+)
+from kitaru.journal import store_value
+from kitaru.records import RunOutcome, WaitInfo
 from kitaru.serialization import encode
-from kitaru.stores import open_store
-from kitaru_operator.jobs import store_exec_id
-
-ROOT = Path(__file__).resolve().parents[1]
-CLUSTER = ROOT / "e2e" / "cluster"
-BUCKET = "kitaru-bench"
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-       "AWS_DEFAULT_REGION": "us-east-1"}
-# A fresh namespace per run, so runs can share one control plane (E2E_KUBECONFIG).
-NAMESPACE = f"kitaru-bench-{uuid.uuid4().hex[:6]}"
-GROUP, VERSION = "kitaru.ai", "v1alpha1"
-RESYNC_SECONDS = 5.0
 
 
-@contextmanager
-def control_plane() -> Iterator[str]:
-    """Yield a kubeconfig path: E2E_KUBECONFIG, or a private cluster stopped afterwards."""
-    external = os.environ.get("E2E_KUBECONFIG")
-    if external:
-        yield external
-        return
-    state = tempfile.mkdtemp(prefix="kitaru-bench-cluster-")
-    env = {**os.environ, "KITARU_E2E_STATE": state}
-    subprocess.run([CLUSTER / "build"], check=True, env=env, stdout=sys.stderr)
-    up = subprocess.run([CLUSTER / "up"], check=True, env=env, stdout=subprocess.PIPE,
-                        stderr=sys.stderr, text=True)
-    try:
-        yield up.stdout.strip().splitlines()[-1].removeprefix("export KUBECONFIG=")
-    finally:
-        subprocess.run([CLUSTER / "down"], check=False, env=env, stdout=subprocess.DEVNULL)
-
-
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.perf_counter()
-    while not check():
-        if time.perf_counter() - start > timeout:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.01)
-    return time.perf_counter() - start
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Bench:
-    """The cluster, the store and the operator of one benchmark run."""
-
-    def __init__(self, kubeconfig: str, s3: emulators.Emulator, workdir: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.s3 = s3
-        self.workdir = workdir
-        api = config.new_client_from_config(config_file=kubeconfig)
-        self.core = client.CoreV1Api(api)
-        self.batch = client.BatchV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
-        self.watch_batch = client.BatchV1Api(config.new_client_from_config(config_file=kubeconfig))
-        self.operator: subprocess.Popen[bytes] | None = None
-        self.store_uri = f"s3://{BUCKET}/{NAMESPACE}"
-        self.resync_seconds = RESYNC_SECONDS
-        self.metrics_port = 0  # the operator's Prometheus endpoint (0: none)
-
-    def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        binary = subprocess.run(["bash", "-c", f'. "{CLUSTER}/paths.sh"; echo "$E2E_BIN"'],
-                                check=True, capture_output=True, text=True).stdout.strip()
-        done = subprocess.run([f"{binary}/kubectl", f"--kubeconfig={self.kubeconfig}", *args],
-                              input=stdin, check=True, capture_output=True, text=True)
-        return done.stdout
-
-    def setup(self) -> None:
-        self.kubectl("apply", "-f", str(ROOT / "crds"))
-        for name in ("flowversions", "flows", "executions"):
-            self.kubectl("wait", "--for=condition=Established",
-                         f"crd/{name}.kitaru.ai", "--timeout=60s")
-        self.core.create_namespace({"metadata": {"name": NAMESPACE}})
-        _wait(lambda: bool(self.core.list_namespaced_service_account(NAMESPACE).items), 30,
-              "the default service account")
-        self.core.create_namespaced_secret(NAMESPACE, {
-            "metadata": {"name": "store-credentials"},
-            "stringData": {"AWS_ENDPOINT_URL": self.s3.endpoint, **AWS}})
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "flowversions", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "FlowVersion",
-            "metadata": {"name": "approval-v1"},
-            "spec": {"flow": "approval", "version": 1, "image": "kitaru-agent:dev",
-                     "entrypoint": "tests.sdk.sample_flows:approval_flow",
-                     # The operator's own latency: the checkpoints stay in the run pod.
-                     "checkpointRuntime": "inline",
-                     "env": [{"name": "PYTHONPATH", "value": str(ROOT)},
-                             {"name": "KITARU_TEST_COUNTERS", "value": str(self.workdir)}],
-                     "store": {"uri": self.store_uri,
-                               "credentialsSecret": {"name": "store-credentials"}}}})
-        # Kept after the run (the work folder is not) for a look at what the operator did.
-        self.log_path = Path(tempfile.gettempdir()) / "kitaru-bench-operator.log"
-        self.log_path.write_bytes(b"")
-        self.start_operator()
-
-    def start_operator(self) -> None:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "AWS_ENDPOINT_URL": self.s3.endpoint,
-               **AWS}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
-        self.operator = subprocess.Popen(
-            [sys.executable, "-m", "kitaru_operator", "--namespace", NAMESPACE,
-             "--default-store", self.store_uri, "--resync-seconds", str(self.resync_seconds),
-             "--metrics-port", str(self.metrics_port),
-             "--log-level", os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "INFO")],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def stop(self) -> None:
-        if self.operator is not None and self.operator.poll() is None:
-            os.killpg(self.operator.pid, signal.SIGTERM)
-            start = time.perf_counter()
-            try:
-                self.operator.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.operator.pid, signal.SIGKILL)
-                self.operator.wait()
-                print("operator did not stop within 30 s of SIGTERM", file=sys.stderr)
-            print(f"operator stopped {time.perf_counter() - start:.1f} s after SIGTERM",
-                  file=sys.stderr)
-
-    def execution(self, name: str) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Execution",
-                "metadata": {"name": name},
-                "spec": {"flowVersion": "approval-v1", "input": {"topic": name}}}
-
-    def phase(self, name: str) -> str | None:
-        obj: Any = self.custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                            "executions", name)
-        return (obj.get("status") or {}).get("phase")  # type: ignore[no-any-return]
-
-    def phases(self, prefix: str) -> list[str | None]:
-        """Phases of the Executions whose names start with ``prefix``."""
-        listing: Any = self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
-                                                                 "executions")
-        return [(i.get("status") or {}).get("phase") for i in listing["items"]
-                if i["metadata"]["name"].startswith(prefix)]
-
-    def bare_create_seconds(self, count: int) -> float:
-        times = []
-        for _ in range(count):
-            start = time.perf_counter()
-            self.core.create_namespaced_config_map(NAMESPACE, {
-                "metadata": {"name": f"rtt-{uuid.uuid4().hex[:10]}"}, "data": {"a": "b"}})
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    def bare_job_seconds(self, count: int) -> float:
-        """The median round trip of one bare Job create (suspended: it makes no pod), the
-        write a resume cannot do without."""
-        times = []
-        for _ in range(count):
-            start = time.perf_counter()
-            self.batch.create_namespaced_job(NAMESPACE, {  # type: ignore[arg-type]
-                "metadata": {"name": f"rtt-{uuid.uuid4().hex[:10]}", "labels": {"rtt": "1"}},
-                "spec": {"suspend": True, "template": {"spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "c", "image": "none", "command": ["true"]}]}}}})
-            times.append(time.perf_counter() - start)
-        self.batch.delete_collection_namespaced_job(NAMESPACE, label_selector="rtt=1",
-                                                    propagation_policy="Background")
-        return statistics.median(times)
+class Bench(Cluster):
+    """The operator's figures on one cluster."""
 
     def resume_latency(self, index: int) -> float:
         """Seconds from the answer's patch being accepted to the next run's Job existing.
@@ -225,7 +67,7 @@ class Bench:
         self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
                                                     self.execution(name))
         # At rest, as when a person answers: Waiting, and its first run's Job cleaned up.
-        _wait(lambda: self.phase(name) == "Waiting" and not self.batch.list_namespaced_job(
+        wait(lambda: self.phase(name) == "Waiting" and not self.batch.list_namespaced_job(
             NAMESPACE, label_selector=f"kitaru.ai/execution={name}").items, 180,
             f"{name} to wait with no Job left")
         listing = self.batch.list_namespaced_job(NAMESPACE, field_selector=f"metadata.name={job}")
@@ -254,9 +96,9 @@ class Bench:
     def fan_in(self, count: int) -> tuple[float, float]:
         """Seconds for ``count`` Executions created one after another to all be Running
         (their first run's Job made), and for ``count`` bare Job creates. Neither makes
-        pods (:meth:`_no_pods`): on this one machine, hundreds of pods starting would
+        pods (:meth:`no_pods`): on this one machine, hundreds of pods starting would
         take the CPU from the API server and the operator alike, and measure neither."""
-        with self._no_pods():
+        with self.no_pods():
             return self._fan_in(count)
 
     def _fan_in(self, count: int) -> tuple[float, float]:
@@ -268,16 +110,28 @@ class Bench:
                     "name": "c", "image": "none", "command": ["true"]}]}}}})
         bare = time.perf_counter() - start
         self.batch.delete_collection_namespaced_job(NAMESPACE, propagation_policy="Background")
+        # Seen through watches opened before the first create, not by listing them all over
+        # and over: that listing would load the API server the figure measures. Done when
+        # every status says Running and every run Job exists (the two writes go at once).
+        running = Seen(lambda obj: obj["metadata"]["name"].startswith("fan-") and (
+            obj.get("status") or {}).get("phase") not in (None, "Pending"), count)
+        made = Seen(lambda job: job.metadata.name.startswith("fan-"), count)
+        rvs = [self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
+                                                         limit=1)["metadata"]["resourceVersion"],
+               self.batch.list_namespaced_job(NAMESPACE, limit=1).metadata.resource_version]
+        for seen, lister, args, rv in (
+                (running, self.watch_custom.list_namespaced_custom_object,
+                 (GROUP, VERSION, NAMESPACE, "executions"), rvs[0]),
+                (made, self.watch_batch.list_namespaced_job, (NAMESPACE,), rvs[1])):
+            threading.Thread(target=seen.follow, args=(lister, args, rv), daemon=True).start()
         start = time.perf_counter()
         for i in range(count):
             self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
                                                         "executions", self.execution(f"fan-{i}"))
-
-        def all_running() -> bool:
-            fan = [p for p in self.phases("fan-") if p is not None]
-            return len(fan) >= count and all(p != "Pending" for p in fan)
-
-        _wait(all_running, 600, f"{count} executions to reach Running")
+        for seen, what in ((running, "Running"), (made, "with a run Job")):
+            if not seen.done.wait(600):
+                raise TimeoutError(f"{count - len(seen.names)} of {count} executions never "
+                                   f"{what}")
         return time.perf_counter() - start, bare
 
     def seed_waiting(self, count: int) -> None:
@@ -289,34 +143,13 @@ class Bench:
         store and starts no pod.
         """
         self.stop()
-        store = self._store()
+        store = self.store()
         topic = store_value(store, encode("idle", allow_pickle=False, where="seed"))
         wait = WaitInfo(name="approve", schema={"type": "boolean"})
-        journals = self._seed_many(store, [f"idle-{i}" for i in range(count)], topic)
-        _parallel(lambda journal: journal.finish_run(
+        journals = self.seed_many(store, [f"idle-{i}" for i in range(count)], topic)
+        parallel(lambda journal: journal.finish_run(
             RunOutcome(run=1, outcome="waiting", wait=wait)), journals)
         self.start_operator()
-
-    def _store(self) -> Any:
-        return open_store(self.store_uri, options={
-            "endpoint_url": self.s3.endpoint, "access_key_id": "testing",
-            "secret_access_key": "testing", "region": "us-east-1"})
-
-    def _seed_many(self, store: Any, names: list[str], topic: Any) -> list[ExecutionStore]:
-        """Executions whose run 1 has started, as a run pod records it (each journal lives
-        under the id that carries its Execution's uid); the caller records how it ended."""
-        def seed(name: str) -> ExecutionStore:
-            created: Any = self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, NAMESPACE, "executions", self.execution(name))
-            journal = ExecutionStore(store, store_exec_id(NAMESPACE, name,
-                                                          created["metadata"]["uid"]))
-            journal.create(ExecutionSpec(exec_id=journal.exec_id, flow="approval",
-                                         entrypoint="tests.sdk.sample_flows:approval_flow",
-                                         inputs={"topic": topic}))
-            journal.claim_run(RunStart(run=1, pid=1, host="seeded"))
-            return journal
-
-        return _parallel(seed, names)
 
     def timer_lateness(self, count: int, spread: float) -> tuple[list[float], bool]:
         """How late ``count`` sleeping executions wake after their timers are due.
@@ -324,7 +157,7 @@ class Bench:
         Their first runs are recorded in the store as sleeping on a timer (what a run pod
         of a flow calling ``kitaru.sleep`` writes), with deadlines spread evenly over
         ``spread`` seconds once the operator has had time to settle. The woken runs' Jobs make no
-        pods (:meth:`_no_pods`): the figure is the operator's.
+        pods (:meth:`no_pods`): the figure is the operator's.
         Returns each lateness in seconds, and whether every execution was Waiting before
         the first deadline (else the figure includes start-up).
         """
@@ -332,44 +165,22 @@ class Bench:
         # Only the sleepers: the Executions of earlier phases would share the start-up pass.
         self.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
                                                                "executions")
-        _wait(lambda: not self.phases(""), 120, "earlier Executions to be deleted")
-        with self._no_pods():
+        wait(lambda: not self.phases(""), 120, "earlier Executions to be deleted")
+        with self.no_pods():
             return self._sleepers(count, spread)
 
-    @contextmanager
-    def _no_pods(self) -> Iterator[None]:
-        """Jobs without pods: on the bench's own control plane the controller manager is
-        paused (SIGSTOP), so woken runs' Jobs make no pods and no retries of refused pod
-        creates load the API server; on another cluster, a ResourceQuota of zero pods."""
-        pid_file = Path(self.kubeconfig).parent / "pids" / "kube-controller-manager.pid"
-        if os.environ.get("E2E_KUBECONFIG") or not pid_file.exists():
-            try:
-                self.core.create_namespaced_resource_quota(NAMESPACE, {
-                    "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
-            except client.ApiException as exc:
-                if exc.status != 409:  # made by an earlier phase
-                    raise
-            yield
-            return
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            os.kill(pid, signal.SIGCONT)
-
     def _sleepers(self, count: int, spread: float) -> tuple[list[float], bool]:
-        store = self._store()
+        store = self.store()
         topic = store_value(store, encode("nap", allow_pickle=False, where="seed"))
         names = [f"nap-{i}" for i in range(count)]
-        journals = self._seed_many(store, names, topic)
+        journals = self.seed_many(store, names, topic)
         # The deadlines are written last, so seeding time does not eat into the lead: the
         # operator's start-up listing and first pass over every Execution.
         lead = 20 + count * 0.1
         first = datetime.now(UTC) + timedelta(seconds=lead)
         due = {f"{name}-r2": first + timedelta(seconds=spread * i / count)
                for i, name in enumerate(names)}
-        _parallel(lambda pair: pair[0].finish_run(RunOutcome(
+        parallel(lambda pair: pair[0].finish_run(RunOutcome(
             run=1, outcome="waiting", wait=WaitInfo(name="sleep", kind="timer",
                                                     since=datetime.now(UTC),
                                                     deadline=due[f"{pair[1]}-r2"]))),
@@ -399,11 +210,6 @@ class Bench:
             raise TimeoutError(f"{len(missing)} timers never fired (e.g. {missing[0]})")
         return [(seen[n] - due[n]).total_seconds() for n in due], settled
 
-
-def _parallel(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    """``work`` on every item, 16 at a time (seeding 1,000 one by one takes minutes)."""
-    with ThreadPoolExecutor(16) as pool:
-        return list(pool.map(work, items))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,12 +261,12 @@ def _throughput(bench: Bench, resumes: int, fan: int, idle: int) -> dict[str, fl
     latency = statistics.median(bench.resume_latency(i) for i in range(resumes))
     fan_time, bare_time = bench.fan_in(fan)
     bench.seed_waiting(idle)
-    _wait(lambda: sum(p == "Waiting" for p in bench.phases("idle-")) >= idle, 900,
+    wait(lambda: sum(p == "Waiting" for p in bench.phases("idle-")) >= idle, 900,
           f"{idle} executions to be Waiting")
     pods = [p for p in bench.core.list_namespaced_pod(NAMESPACE).items
             if (p.metadata.name or "").startswith("idle-")]
     assert bench.operator is not None
-    rss = _peak_rss_mb(bench.operator.pid)
+    rss = peak_rss_mb(bench.operator.pid)
     print(f"bare API create round trip:          {rtt * 1000:8.1f} ms  (a ConfigMap)")
     print(f"bare Job create round trip:          {job_rtt * 1000:8.1f} ms")
     print(f"resume latency (median of {resumes}):      {latency * 1000:8.1f} ms"

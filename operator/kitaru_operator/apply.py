@@ -53,6 +53,7 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
         except ApiException as exc:
             if exc.status != 404:
                 raise
+        CACHE.deleting_job(namespace, name, job.name or job_name(name, job.run))
     if decision.creates and fv is not None:  # decide() makes runs only with one at hand
         written = _WRITERS.submit(_write_status, obj, decision)
         try:

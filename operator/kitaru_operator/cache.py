@@ -17,9 +17,12 @@ the cache is checked against the API before anything is concluded from its absen
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 Key = tuple[str, str]
+#: Deleted Jobs remembered (their late events come within seconds; this is hours' worth).
+DELETED_KEPT = 10_000
 
 
 def _version(obj: dict[str, Any]) -> int | None:
@@ -60,6 +63,8 @@ class ObjectCache:
         self._pods: dict[Key, dict[str, Any]] = {}
         # ("" or execution name, namespace, name) -> resourceVersion of the operator's write
         self._written: dict[tuple[str, str, str], str] = {}
+        # uids of the Jobs this operator deleted, oldest first (a bounded number)
+        self._deleted: OrderedDict[str, None] = OrderedDict()
 
     # Executions and FlowVersions -------------------------------------------------------
 
@@ -117,6 +122,8 @@ class ObjectCache:
     def put_job(self, execution: str, obj: dict[str, Any]) -> None:
         namespace, name = _key(obj)
         with self._lock:
+            if obj["metadata"].get("uid") in self._deleted:
+                return  # see deleting_job
             jobs = self._jobs.setdefault((namespace, execution), {})
             if _newer(obj, jobs.get(name)):
                 jobs[name] = obj
@@ -129,6 +136,19 @@ class ObjectCache:
                 jobs.pop(name, None)
                 if not jobs:
                     del self._jobs[(namespace, execution)]
+
+    def deleting_job(self, namespace: str, execution: str, name: str) -> None:
+        """This operator deleted a Job: drop it now, and ignore what its deletion still
+        brings (a status update from the Job controller while its pod goes). Else a pass
+        in between would see a Job with no pod and no end recorded: a run still going,
+        in an execution that was just told to wait."""
+        with self._lock:
+            body = (self._jobs.get((namespace, execution)) or {}).pop(name, None)
+            uid = body["metadata"].get("uid") if body else None
+            if uid:
+                self._deleted[uid] = None
+                while len(self._deleted) > DELETED_KEPT:
+                    self._deleted.popitem(last=False)
 
     def jobs(self, namespace: str, execution: str, owner_uid: str) -> list[dict[str, Any]]:
         """The run Jobs of one Execution (this incarnation of it: owned by ``owner_uid``)."""

@@ -355,6 +355,7 @@ def _job_bodies(obj: dict[str, Any], status: ExecutionStatus) -> list[dict[str, 
                            meta["uid"])
         for body in bodies:
             CACHE.put_job(meta["name"], body)
+        bodies = CACHE.jobs(meta["namespace"], meta["name"], meta["uid"])  # none deleted
     return bodies
 
 

@@ -12,8 +12,9 @@ def _obj(name: str, version: str, **extra: Any) -> dict[str, Any]:
             "status": {"phase": f"at-{version}"}}
 
 
-def _job(name: str, version: str, owner_uid: str) -> dict[str, Any]:
-    return _obj(name, version, ownerReferences=[{"kind": "Execution", "uid": owner_uid}])
+def _job(name: str, version: str, owner_uid: str, **extra: Any) -> dict[str, Any]:
+    return _obj(name, version, ownerReferences=[{"kind": "Execution", "uid": owner_uid}],
+                **extra)
 
 
 def test_an_older_event_never_replaces_a_newer_copy() -> None:
@@ -67,3 +68,14 @@ def test_only_the_version_the_operator_wrote_is_its_echo() -> None:
     assert not cache.echo(_job("a-r1", "9", "uid-1"), "a")  # the Job controller's update
     cache.forget("ns", "a")  # the Execution was deleted: a new one under its name is new
     assert not cache.echo(_obj("a", "6")) and not cache.echo(_job("a-r1", "8", "uid-1"), "a")
+
+
+def test_a_job_the_operator_deleted_stays_gone_whatever_its_deletion_still_brings() -> None:
+    cache = ObjectCache()
+    cache.put_job("a", _job("a-r1", "5", owner_uid="u", uid="job-1"))
+    cache.put_job("a", _job("a-r2", "6", owner_uid="u", uid="job-2"))
+    cache.deleting_job("ns", "a", "a-r1")
+    # The Job controller updates it once more while its pod goes, before DELETED arrives.
+    cache.put_job("a", _job("a-r1", "7", owner_uid="u", uid="job-1"))
+    assert [j["metadata"]["name"] for j in cache.jobs("ns", "a", "u")] == ["a-r2"]
+    cache.deleting_job("ns", "a", "a-r9")  # never seen: nothing to do
