@@ -240,21 +240,28 @@ class Cluster:
 
 
 class Seen:
-    """Follows a watch until ``count`` objects matched ``matches``."""
+    """Follows a watch (from a thread of its own) until ``count`` objects matched:
+    ``match`` returns an object's name when it counts, else None."""
 
-    def __init__(self, matches: Callable[[Any], bool], count: int) -> None:
-        self.matches, self.count = matches, count
+    def __init__(self, match: Callable[[Any], str | None], count: int,
+                 lister: Any, *args: Any) -> None:
+        self.match, self.count = match, count
         self.names: set[str] = set()
         self.done = threading.Event()
+        # From the listing's version: no event between now and the first one is missed.
+        listing: Any = lister(*args, limit=1)
+        version = (listing["metadata"]["resourceVersion"] if isinstance(listing, dict)
+                   else listing.metadata.resource_version)
+        threading.Thread(target=self._follow, args=(lister, args, version),
+                         daemon=True).start()
 
-    def follow(self, lister: Any, args: tuple[Any, ...], resource_version: str) -> None:
+    def _follow(self, lister: Any, args: tuple[Any, ...], resource_version: str) -> None:
         watcher = watch.Watch()
         for event in watcher.stream(lister, *args, resource_version=resource_version,
                                     timeout_seconds=600):
-            obj = event["object"]
-            if self.matches(obj):
-                meta = obj["metadata"] if isinstance(obj, dict) else obj.metadata
-                self.names.add(meta["name"] if isinstance(meta, dict) else meta.name)
+            name = self.match(event["object"])
+            if name is not None:
+                self.names.add(name)
                 if len(self.names) >= self.count:
                     self.done.set()
                     watcher.stop()

@@ -138,11 +138,11 @@ class LongJournal:
               .get("count") == records, 120, f"{name} to count {records} checkpoints")
         requests, (count, total) = self.proxy.requests, self._store_metric()
         time.sleep(window)
-        passes = self._store_metric()[0] - count
+        (count_after, total_after), requests_after = self._store_metric(), self.proxy.requests
+        passes = count_after - count
         if passes < 1:
             raise RuntimeError(f"the operator made no pass over {name} in {window:g} s")
-        cost = ((self.proxy.requests - requests) / passes,
-                (self._store_metric()[1] - total) / passes)
+        cost = ((requests_after - requests) / passes, (total_after - total) / passes)
         self.bench.custom.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
                                                           "executions", name)
         return cost

@@ -29,6 +29,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 from kubernetes import watch
@@ -113,17 +114,10 @@ class Bench(Cluster):
         # Seen through watches opened before the first create, not by listing them all over
         # and over: that listing would load the API server the figure measures. Done when
         # every status says Running and every run Job exists (the two writes go at once).
-        running = Seen(lambda obj: obj["metadata"]["name"].startswith("fan-") and (
-            obj.get("status") or {}).get("phase") not in (None, "Pending"), count)
-        made = Seen(lambda job: job.metadata.name.startswith("fan-"), count)
-        rvs = [self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "executions",
-                                                         limit=1)["metadata"]["resourceVersion"],
-               self.batch.list_namespaced_job(NAMESPACE, limit=1).metadata.resource_version]
-        for seen, lister, args, rv in (
-                (running, self.watch_custom.list_namespaced_custom_object,
-                 (GROUP, VERSION, NAMESPACE, "executions"), rvs[0]),
-                (made, self.watch_batch.list_namespaced_job, (NAMESPACE,), rvs[1])):
-            threading.Thread(target=seen.follow, args=(lister, args, rv), daemon=True).start()
+        running = Seen(_started, count, self.watch_custom.list_namespaced_custom_object,
+                       GROUP, VERSION, NAMESPACE, "executions")
+        made = Seen(lambda job: job.metadata.name if job.metadata.name.startswith("fan-")
+                    else None, count, self.watch_batch.list_namespaced_job, NAMESPACE)
         start = time.perf_counter()
         for i in range(count):
             self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE,
@@ -210,6 +204,13 @@ class Bench(Cluster):
             raise TimeoutError(f"{len(missing)} timers never fired (e.g. {missing[0]})")
         return [(seen[n] - due[n]).total_seconds() for n in due], settled
 
+
+
+def _started(execution: dict[str, Any]) -> str | None:
+    """The name of a fan-in Execution past Pending."""
+    name: str = execution["metadata"]["name"]
+    phase = (execution.get("status") or {}).get("phase")
+    return name if name.startswith("fan-") and phase not in (None, "Pending") else None
 
 
 def main(argv: list[str] | None = None) -> int:

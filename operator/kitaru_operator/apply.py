@@ -28,7 +28,7 @@ from kitaru_operator import metrics
 from kitaru_operator.cache import CACHE
 from kitaru_operator.events import EventRecorder
 from kitaru_operator.jobs import ANNOTATION_REPORTED, job_name, run_job
-from kitaru_operator.kubeapi import MERGE_PATCH, api, plain, send_json
+from kitaru_operator.kubeapi import MERGE_PATCH, api, send_json
 from kitaru_operator.models import GROUP, VERSION, FlowVersionSpec
 from kitaru_operator.observed import Decision
 from kitaru_operator.settings import SETTINGS
@@ -73,11 +73,12 @@ def apply(obj: dict[str, Any], decision: Decision, store_uri: str,
             metrics.PODS_FAILED.labels("checkpoint" if job.checkpoint else "run",
                                        metrics.pod_failure_reason(origin, job.reason)).inc()
         try:
-            marked = batch.patch_namespaced_job(job.name, namespace, {"metadata": {
-                "annotations": {ANNOTATION_REPORTED: "true"}}})
-            body = plain(marked)
-            CACHE.put_job(name, body)  # the next pass must not tell it again
-            CACHE.wrote(body, name)
+            marked = send_json(
+                "PATCH", f"/apis/batch/v1/namespaces/{namespace}/jobs/{job.name}",
+                {"metadata": {"annotations": {ANNOTATION_REPORTED: "true"}}},
+                content_type=MERGE_PATCH)
+            CACHE.put_job(name, marked)  # the next pass must not tell it again
+            CACHE.wrote(marked, name)
         except ApiException as exc:
             if exc.status != 404:  # gone already (TTL, scale to zero): nothing to mark
                 raise
@@ -178,11 +179,7 @@ def report_invalid(obj: dict[str, Any], plural: str, exc: ValidationError) -> No
 
 
 def _create_event(namespace: str, body: dict[str, Any]) -> None:
-    try:
-        send_json("POST", f"/api/v1/namespaces/{namespace}/events", body)
-    except ApiException as exc:
-        logger.warning("cannot post event %s on %s: %s", body["reason"],
-                       body["involvedObject"]["name"], exc.reason)
+    send_json("POST", f"/api/v1/namespaces/{namespace}/events", body)
 
 
 #: Status writes made beside a pass's Job creates (one per pass at a time).
@@ -194,8 +191,8 @@ EVENTS = EventRecorder(_create_event)
 
 def post_event(obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
     """Log an Event now and queue it for the API server (see :mod:`kitaru_operator.events`).
-    Posted with the plain client (not kopf.event): reconciles also run from the resync and
-    requeue threads, outside kopf's context."""
+    Posted through the operator's own client (not kopf.event): reconciles also run from
+    the resync and requeue threads, outside kopf's context."""
     meta = obj["metadata"]
     now = SETTINGS.clock()
     EVENTS.record(meta["namespace"], {

@@ -199,9 +199,9 @@ def decide(obs: Observed) -> Decision:
     if run == 0:
         start_run(decision, obs, 1, reason="Started", message="run 1 started")
         return decision
-    if resume_in_flight(status, obs.spec, obs.jobs, run):
-        assert status.pending_wait is not None
-        return _accept(decision, obs, status.pending_wait.name, status.run)
+    resumed = resume_in_flight(status, obs.spec, obs.jobs, run)
+    if resumed is not None:
+        return _accept(decision, obs, resumed, status.run)
     status.run = run
     return _on_run(decision, obs, run)
 
@@ -348,13 +348,16 @@ def _accept(decision: Decision, obs: Observed, wait: str, run: int) -> Decision:
 
 
 def resume_in_flight(status: ExecutionStatus, spec: ExecutionSpec,
-                     jobs: tuple[JobView, ...], run: int) -> bool:
-    """Whether the Job of the run resuming an answered wait is made while status still
-    shows the wait: its status write, sent beside the Job create, was refused (the
-    Execution changed meanwhile) or never landed. The Job carries the answer, so the
-    pass accepts it as the refused one did (its Job create is then refused as made)."""
+                     jobs: tuple[JobView, ...], run: int) -> str | None:
+    """The answered wait whose resuming run's Job is made while status still shows the
+    wait (None: there is none): its status write, sent beside the Job create, was
+    refused (the Execution changed meanwhile) or never landed. The Job carries the
+    answer, so the pass accepts it as the refused one did (its Job create is then
+    refused as made)."""
     wait = status.pending_wait
-    return (status.phase == "Waiting" and wait is not None and wait.kind == "input"
+    if (status.phase == "Waiting" and wait is not None and wait.kind == "input"
             and wait.name in spec.answers and run == status.run + 1
             and any(j.run == run and j.state == "active" and j.checkpoint is None
-                    and not j.branch for j in jobs))
+                    and not j.branch for j in jobs)):
+        return wait.name
+    return None

@@ -77,5 +77,7 @@ class EventRecorder:
             try:
                 self._post(namespace, body)
             except Exception as exc:  # an Event must never stop the ones after it
+                # An API refusal by its reason (its text holds the whole HTTP answer).
                 logger.warning("cannot post event %s on %s: %s", body.get("reason"),
-                               body.get("involvedObject", {}).get("name"), exc)
+                               body.get("involvedObject", {}).get("name"),
+                               getattr(exc, "reason", None) or exc)

@@ -84,7 +84,7 @@ class LogStreamer:
             self._written = end
             self._part += 1
 
-    def write_progress(self) -> None:
+    def _write_progress(self) -> None:
         """Write the run's progress if it changed, and the last write is old enough."""
         if self.progress is None or time.monotonic() - self._progress_at < PROGRESS_GAP:
             return
@@ -101,12 +101,12 @@ class LogStreamer:
         self._progress_said, self._progress_at = said, time.monotonic()
 
     def _loop(self) -> None:
-        self.write_progress()
+        self._write_progress()
         while not self._stop.is_set():
             self._wake.wait(max(self.interval - MIN_GAP, 0.0))
             self._stop.wait(MIN_GAP)  # gather what else is printed meanwhile
             self._wake.clear()
             self.flush()
             if not self._stop.is_set():  # the outcome says it all once the run ends
-                self.write_progress()
+                self._write_progress()
         self.flush()
