@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,s3,gcs,azure,operator,llm,anthropic,openai-agents,pydantic-ai,mcp,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,s3,gcs,azure,operator,llm,anthropic,openai-agents,pydantic-ai,mcp,cluster,ui]'
 	touch $(STAMP) $(DEMO_STAMP)
 
 # The demo needs the SDK alone (pydantic and jsonschema), not the operator, the cloud

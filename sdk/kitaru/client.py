@@ -30,12 +30,15 @@ from kitaru.runner import this_host
 from kitaru.serialization import decode, decode_plain
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
 from kitaru.stores import ObjectStore, open_store
+from kitaru.timeline import RunSummary, run_timeline
 from kitaru.timers import now
 from kitaru.waits import check_answer
 
 if TYPE_CHECKING:
     from kitaru.cluster.client import ClusterClient
     from kitaru.diff import ExecutionDiff
+
+_FINAL = ("completed", "cancelled")
 
 # Runs started by these launches belong to a process of their own, so cancel may signal it.
 _OWN_PROCESS_REASONS = ("input", "retry", "resume", "replay", "abort")
@@ -50,6 +53,9 @@ class Executions:
 
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
+        # Completed and cancelled executions never change again: a long-lived client (the
+        # dashboard, the MCP server) lists them from here instead of re-reading the store.
+        self._final: dict[str, ExecutionInfo] = {}
 
     def _journal(self, exec_id: str) -> ExecutionStore:
         journal = ExecutionStore(self._store, exec_id)
@@ -73,7 +79,11 @@ class Executions:
             raise KitaruUsageError(f"status {status!r} is not one of {', '.join(STATUSES)}")
         found = []
         for exec_id in list_execution_ids(self._store):
-            info = describe(ExecutionStore(self._store, exec_id), with_checkpoints=False)
+            info = self._final.get(exec_id)
+            if info is None:
+                info = describe(ExecutionStore(self._store, exec_id), with_checkpoints=False)
+                if info.status in _FINAL:
+                    self._final[exec_id] = info
             if (flow is None or info.flow == flow) and (status is None or info.status == status):
                 found.append(info)
         found.sort(key=lambda i: i.created_at, reverse=True)
@@ -83,6 +93,10 @@ class Executions:
         """Return the newest execution (of ``flow``), if any."""
         newest = self.list(flow=flow, limit=1)
         return newest[0] if newest else None
+
+    def timeline(self, exec_id: str) -> builtins.list[RunSummary]:
+        """Return the execution's runs, oldest first: when each started and what ended it."""
+        return run_timeline(self._journal(exec_id))
 
     def logs(self, exec_id: str) -> str:
         """Return what every run of the execution printed, with Kitaru's own events."""
@@ -283,8 +297,11 @@ class Artifact:
 
     def load(self) -> Any:
         """Read the value back (verifying its digest)."""
-        data = read_value_bytes(self.store, self.value)
-        return decode(self.value.serializer, self.value.type, data)
+        return decode(self.value.serializer, self.value.type, self.data())
+
+    def data(self) -> bytes:
+        """The value as stored: its serialized bytes (verifying its digest)."""
+        return read_value_bytes(self.store, self.value)
 
     def plain(self) -> Any:
         """Read the value back as plain JSON, without importing its Python type."""

@@ -11,14 +11,17 @@ cluster by the Execution's name.
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from kitaru.client import KitaruClient
+from kitaru.client import Artifact, KitaruClient
 from kitaru.diff import ExecutionDiff
 from kitaru.errors import KitaruError, KitaruUsageError
 from kitaru.status import ExecutionInfo
+from kitaru.stores import ObjectStore
+from kitaru.timeline import RunSummary
 
 
 class ExecutionRow(BaseModel):
@@ -28,6 +31,7 @@ class ExecutionRow(BaseModel):
     flow: str
     status: str
     waiting_on: str | None = None
+    wait_kind: str | None = Field(default=None, description="input or timer, where known.")
     version: int | None = Field(default=None, description="The FlowVersion, on a cluster.")
     created_at: str
 
@@ -40,6 +44,16 @@ class ArtifactRow(BaseModel):
     type: str
     value_type: str
     size: int
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A checkpoint's or artifact's value as stored, with how to read it."""
+
+    name: str
+    serializer: str
+    type: str
+    data: bytes
 
 
 class FlowRow(BaseModel):
@@ -58,9 +72,11 @@ class ControlPlane(Protocol):
              limit: int) -> builtins.list[ExecutionRow]: ...
     def get(self, exec_id: str) -> ExecutionInfo: ...
     def logs(self, exec_id: str) -> str: ...
+    def timeline(self, exec_id: str) -> builtins.list[RunSummary]: ...
     def diff(self, a: str, b: str) -> ExecutionDiff: ...
     def artifacts(self, exec_id: str) -> builtins.list[ArtifactRow]: ...
     def artifact(self, exec_id: str, name: str) -> Any: ...
+    def stored(self, exec_id: str, name: str) -> StoredValue: ...
     def flows(self) -> builtins.list[FlowRow]: ...
     def answer(self, exec_id: str, value: Any, wait: str | None) -> str: ...
     def retry(self, exec_id: str) -> str: ...
@@ -75,24 +91,36 @@ def _artifacts(client: KitaruClient, exec_id: str) -> builtins.list[ArtifactRow]
                         size=a.value.size) for a in client.artifacts.list(exec_id)]
 
 
-def _artifact(client: KitaruClient, exec_id: str, name: str) -> Any:
+def _find(client: KitaruClient, exec_id: str, name: str) -> Artifact:
     found = {a.name: a for a in client.artifacts.list(exec_id)}
     if name not in found:
-        raise KitaruError(f"execution {exec_id} has no checkpoint or artifact {name!r}; "
-                          f"it has: {', '.join(sorted(found)) or 'none yet'}")
-    return found[name].plain()
+        raise KitaruError(
+            f"execution {exec_id} has no checkpoint or artifact {name!r}; "
+            f"it has: {', '.join(sorted(found)) or 'none yet'}")
+    return found[name]
+
+
+def _artifact(client: KitaruClient, exec_id: str, name: str) -> Any:
+    return _find(client, exec_id, name).plain()
+
+
+def _stored(client: KitaruClient, exec_id: str, name: str) -> StoredValue:
+    found = _find(client, exec_id, name)
+    return StoredValue(name=name, serializer=found.value.serializer, type=found.value.type,
+                       data=found.data())
 
 
 class LocalPlane:
     """Executions in a store, driven directly."""
 
-    def __init__(self, store: str | None = None) -> None:
+    def __init__(self, store: str | ObjectStore | None = None) -> None:
         self.client = KitaruClient(store)
 
     def list(self, flow: str | None, status: str | None, limit: int) -> builtins.list[ExecutionRow]:
         return [ExecutionRow(
             exec_id=i.exec_id, flow=i.flow, status=i.status,
             waiting_on=i.pending_wait.name if i.status == "waiting" and i.pending_wait else None,
+            wait_kind=i.pending_wait.kind if i.status == "waiting" and i.pending_wait else None,
             created_at=i.created_at.isoformat(timespec="seconds"))
             for i in self.client.executions.list(flow=flow, status=status, limit=limit)]
 
@@ -102,6 +130,9 @@ class LocalPlane:
     def logs(self, exec_id: str) -> str:
         return self.client.executions.logs(exec_id)
 
+    def timeline(self, exec_id: str) -> builtins.list[RunSummary]:
+        return self.client.executions.timeline(exec_id)
+
     def diff(self, a: str, b: str) -> ExecutionDiff:
         return self.client.executions.diff(a, b)
 
@@ -110,6 +141,9 @@ class LocalPlane:
 
     def artifact(self, exec_id: str, name: str) -> Any:
         return _artifact(self.client, exec_id, name)
+
+    def stored(self, exec_id: str, name: str) -> StoredValue:
+        return _stored(self.client, exec_id, name)
 
     def flows(self) -> builtins.list[FlowRow]:
         rows: dict[str, FlowRow] = {}
@@ -169,6 +203,10 @@ class ClusterPlane:
         client, record_id = self._records(exec_id)
         return client.executions.logs(record_id)
 
+    def timeline(self, exec_id: str) -> builtins.list[RunSummary]:
+        client, record_id = self._records(exec_id)
+        return client.executions.timeline(record_id)
+
     def diff(self, a: str, b: str) -> ExecutionDiff:
         client, id_a = self._records(a)
         _, id_b = self._records(b)
@@ -181,6 +219,10 @@ class ClusterPlane:
     def artifact(self, exec_id: str, name: str) -> Any:
         client, record_id = self._records(exec_id)
         return _artifact(client, record_id, name)
+
+    def stored(self, exec_id: str, name: str) -> StoredValue:
+        client, record_id = self._records(exec_id)
+        return _stored(client, record_id, name)
 
     def flows(self) -> builtins.list[FlowRow]:
         return [FlowRow(flow=f.flow, executions=sum(f.executions.values()),

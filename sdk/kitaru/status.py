@@ -39,6 +39,7 @@ class CheckpointSummary(BaseModel):
     parents: list[str]
     value_type: str
     size: int
+    started_at: datetime | None = None
     finished_at: datetime
     metadata: dict[str, Any] = Field(default_factory=dict,
                                      description="What the body logged with kitaru.log().")
@@ -116,7 +117,7 @@ def _summary(record: CheckpointRecord) -> CheckpointSummary:
         id=record.id, seq=record.seq, name=record.name, type=record.type,
         source=record.source, run=record.run, attempts=record.attempts,
         parents=record.parents, value_type=record.value.type, size=record.value.size,
-        finished_at=record.finished_at, metadata=record.metadata,
+        started_at=record.started_at, finished_at=record.finished_at, metadata=record.metadata,
     )
 
 

@@ -92,7 +92,36 @@ def build_parser() -> argparse.ArgumentParser:
     aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
     aget.set_defaults(func=_clustered(commands.artifacts_get))
     _add_cluster_commands(sub, common)
+    _add_ui(sub, common)
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0: any "
+                                         f"free one), got {text!r}")
+    return number
+
+
+def _add_ui(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``kitaru ui``: the dashboard."""
+    from kitaru.cli.ui import ui
+    from kitaru.ui.launch import DEFAULT_PORT
+
+    cmd = sub.add_parser("ui", parents=[common, _CLUSTER],
+                         help="serve the dashboard in the browser (Ctrl-C stops)")
+    cmd.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                     help=f"the port (default {DEFAULT_PORT}; 0 picks a free one)")
+    cmd.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default 127.0.0.1, this machine only)")
+    cmd.add_argument("--open", action="store_true", help="open it in a browser")
+    cmd.add_argument("--read-only", action="store_true",
+                     help="only look: no answers, retries, cancels or replays")
+    cmd.set_defaults(func=ui)
 
 
 def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
