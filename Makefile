@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv tools demo test lint unit e2e bench bench-small clean
+.PHONY: venv tools browser screenshots demo test lint unit e2e bench bench-small clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,21 @@ AZURITE := .tools/node_modules/.bin/azurite-blob
 $(AZURITE):
 	npm install --silent --no-audit --no-fund --prefix .tools azurite@3.37.0
 
-tools: $(AZURITE)
+# The dashboard's browser tests drive Debian's Chromium (no browser download).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@echo "[browser] installing Debian's chromium (once per machine)"
+	$(SUDO) apt-get install -y -q chromium > /dev/null || \
+		($(SUDO) apt-get update -q > /dev/null && $(SUDO) apt-get install -y -q chromium > /dev/null)
+
+browser: $(CHROMIUM)
+
+tools: $(AZURITE) browser
+
+# The README's pictures of the dashboard, taken from real runs in a fresh store.
+screenshots: venv browser
+	$(PY) -m tests.ui.screenshots
 
 unit: venv tools
 	$(VENV)/bin/pytest tests

@@ -177,6 +177,10 @@ class LocalPlane:
                                "--cluster); locally, run a flow with: kitaru run module:flow")
 
 
+#: An Execution's phase in the words of a local status (Pending: no pod yet, but started).
+_PHASE_STATUS = {"Pending": "running", "Succeeded": "completed"}
+
+
 class ClusterPlane:
     """Execution, Flow and FlowVersion resources of one namespace."""
 
@@ -190,7 +194,8 @@ class ClusterPlane:
         return KitaruClient(store), record_id
 
     def list(self, flow: str | None, status: str | None, limit: int) -> builtins.list[ExecutionRow]:
-        return [ExecutionRow(exec_id=e.name, flow=e.flow or "", status=e.phase.lower(),
+        return [ExecutionRow(exec_id=e.name, flow=e.flow or "",
+                             status=_PHASE_STATUS.get(e.phase, e.phase.lower()),
                              waiting_on=e.waiting_on, version=e.version,
                              created_at=e.created_at)
                 for e in self.cluster.executions.list(flow=flow, phase=status)][:limit]
