@@ -42,9 +42,13 @@ def main() -> int:
             page.goto(f"{ui.url}#/executions/{waiting}?checkpoint=summarize")
             wait_for(lambda: "summarized" in page.get_by_test_id(
                 "checkpoint-detail").inner_text(), what="the checkpoint detail")
+            wait_for(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
+                     what="the run's log")
             page.screenshot(path=str(OUT / "execution-waiting.png"), full_page=True)
             page.goto(f"{ui.url}#/executions/{replayed.exec_id}")
             page.locator('[data-testid="node"] >> nth=3').wait_for()
+            wait_for(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
+                     what="the replay's log")
             page.screenshot(path=str(OUT / "replay-lineage.png"), full_page=True)
             page.goto(f"{ui.url}#/diff?a={source.exec_id}&b={replayed.exec_id}")
             page.locator('[data-testid="diff-row"] >> nth=3').wait_for()
