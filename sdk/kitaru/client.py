@@ -81,7 +81,11 @@ class Executions:
         for exec_id in list_execution_ids(self._store):
             info = self._final.get(exec_id)
             if info is None:
-                info = describe(ExecutionStore(self._store, exec_id), with_checkpoints=False)
+                try:
+                    info = describe(ExecutionStore(self._store, exec_id),
+                                    with_checkpoints=False)
+                except ObjectNotFoundError:
+                    continue  # its folder exists, its spec not yet: still being created
                 if info.status in _FINAL:
                     self._final[exec_id] = info
             if (flow is None or info.flow == flow) and (status is None or info.status == status):

@@ -298,13 +298,12 @@ class ExecutionStore:
 
 
 def list_execution_ids(store: ObjectStore) -> list[str]:
-    """Return the id of every execution in the store."""
-    ids = []
-    for key in store.list("executions/"):
-        parts = key.split("/")
-        if len(parts) == 3 and parts[2] == "execution.json":
-            ids.append(parts[1])
-    return ids
+    """Return the id of every execution in the store, from its folder names alone.
+
+    An execution being created may not have its spec yet: a reader that finds no spec
+    (:meth:`ExecutionStore.spec` raises :class:`ObjectNotFoundError`) skips it.
+    """
+    return store.folders("executions/")
 
 
 def cache_key_path(key: str) -> str:

@@ -64,6 +64,25 @@ def test_list_returns_keys_under_a_prefix_only(store: ObjectStore) -> None:
     assert "top" in store.list()
 
 
+def test_folders_are_the_names_one_level_below_a_prefix(store: ObjectStore) -> None:
+    for key in ("executions/e1/execution.json", "executions/e1/runs/1/start.json",
+                "executions/e2/journal/a.json", "executions/loose.json", "executionsX/e3/a",
+                "blobs/sha256/ab"):
+        store.put(key, b"v")
+    assert store.folders("executions/") == ["e1", "e2"]
+    assert store.folders("executions/e1/") == ["runs"]
+    assert store.folders("nothing/here/") == []
+    with pytest.raises(ValueError, match="ends with '/'"):
+        store.folders("executions")
+
+
+def test_folders_page_through_more_than_a_thousand_names(store: ObjectStore) -> None:
+    names = [f"e{i:05d}" for i in range(1105)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda n: store.put(f"executions/{n}/execution.json", b"v"), names))
+    assert store.folders("executions/") == names
+
+
 def test_delete_removes_and_tolerates_absent_keys(store: ObjectStore) -> None:
     store.put("k", b"v")
     store.delete("k")
@@ -158,6 +177,8 @@ def test_stores_on_two_prefixes_of_one_bucket_do_not_see_each_other(
     assert left.get("journal/1.json") == b"left"
     assert right.get("journal/1.json") == b"right"
     assert left.list() == ["journal/1.json"] == right.list()
+    left.put("executions/e1/execution.json", b"left")
+    assert (left.folders("executions/"), right.folders("executions/")) == (["e1"], [])
     left.delete("journal/1.json")
     assert right.exists("journal/1.json") is True
     assert left.exists("journal/1.json") is False

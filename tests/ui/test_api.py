@@ -129,8 +129,10 @@ def test_writes_need_the_sessions_token_and_the_servers_own_host(
     assert rebound.status_code == 400
     assert until(api, handle.exec_id, "waiting")
 
-    page = api.get("/").text
-    assert '<meta name="kitaru-csrf" content="test-token">' in page
+    page = api.get("/")
+    assert '<meta name="kitaru-csrf" content="test-token">' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
     read_only = TestClient(create_app(LocalPlane(store_uri), read_only=True, token="t"),
                            base_url="http://127.0.0.1", headers={CSRF_HEADER: "t"})

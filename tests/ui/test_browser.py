@@ -4,6 +4,7 @@ graph, answering a wait (a bad value, then a good one), cancel, replay and diff.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from kitaru import KitaruClient
-from tests.sdk.sample_flows import diamond
+from tests.sdk.sample_flows import diamond, fails_until_fixed, gate, three_steps
 from tests.ui.browser import Dashboard, PageErrors, chromium, dashboard, wait_for
 from tests.ui.ui_flows import quick, report
 
@@ -171,3 +172,47 @@ def test_cancel_replay_with_an_override_and_diff_from_the_page(page: Any, ui: Da
     page.goto(f"{ui.url}#/flows")
     flow_row = page.locator('[data-testid="flow-row"][data-flow="diamond"]')
     wait_for(lambda: "2" in flow_row.inner_text(), what="the flows page")
+
+
+def test_markup_in_values_and_logs_is_shown_as_text_and_never_runs(
+        page: Any, ui: Dashboard) -> None:
+    topic = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    handle = report.run(topic=topic)
+    page.goto(f"{ui.url}#/executions/{handle.exec_id}?checkpoint=fetch")
+    wait_for(lambda: "onerror" in page.get_by_test_id("checkpoint-value").inner_text(),
+             what="the value, as text")
+    wait_for(lambda: "<script>" in page.get_by_test_id("logs").inner_text(),
+             what="the log, as text")
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("main img").count() == 0
+
+
+def test_a_running_execution_is_followed_and_a_failed_one_retried(
+        page: Any, ui: Dashboard) -> None:
+    runner = threading.Thread(target=three_steps.run, daemon=True)
+    runner.start()
+    wait_for(gate("slow-started").exists, what="the run to reach its slow step")
+    (running,) = KitaruClient().executions.list(status="running")
+    page.goto(f"{ui.url}#/executions/{running.exec_id}")
+    logs = page.get_by_test_id("logs")
+    wait_for(lambda: "checkpoint slow_step: ran" in logs.inner_text(),
+             what="the live run's log so far")
+    assert page.get_by_test_id("status").inner_text().strip() == "running"
+    gate("slow-release").write_text("go")
+    wait_for(lambda: "run 1 ended: succeeded" in logs.inner_text(), timeout=30,
+             what="the end of the run, followed")
+    wait_for(lambda: page.get_by_test_id("status").inner_text().strip() == "completed",
+             what="completed")
+    runner.join(timeout=10)
+
+    failed = fails_until_fixed.run(x=1)
+    page.goto(f"{ui.url}#/executions/{failed.exec_id}")
+    wait_for(lambda: "the tool is down" in page.locator("main").inner_text(),
+             what="the error")
+    gate("fixed").write_text("yes")
+    page.get_by_test_id("retry").click()
+    wait_for(lambda: page.get_by_test_id("status").inner_text().strip() == "completed",
+             timeout=60, what="the retried execution to complete")
+    runs = page.locator('[data-testid="run"]')
+    assert runs.count() == 2
+    assert "retry" in runs.nth(1).inner_text()

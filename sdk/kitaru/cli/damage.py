@@ -41,6 +41,9 @@ class ReadTrail(ObjectStore):
     def _list(self, prefix: str) -> Iterator[str]:
         return self.inner._list(prefix)
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        return self.inner._folders(prefix)
+
     def _exists(self, key: str) -> bool:
         return self.inner._exists(key)
 

@@ -234,6 +234,15 @@ class AzureBlobStore(ObjectStore):
             if not token:
                 return
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        start = (f"{self.prefix}/" if self.prefix else "") + prefix
+
+        def walk() -> list[str]:
+            found: Any = self.container.walk_blobs(name_starts_with=start, delimiter="/")
+            return [item.name for item in found if item.name.endswith("/")]
+        for name in self._call(walk):
+            yield name[len(start):].rstrip("/")
+
     def _exists(self, key: str) -> bool:
         try:
             self._call(lambda: self.container.get_blob_client(

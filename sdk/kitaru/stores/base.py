@@ -12,6 +12,7 @@ complete winning bytes or nothing, never a partial object. Journal records rely 
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 from abc import ABC, abstractmethod
@@ -155,6 +156,20 @@ class ObjectStore(ABC):
     def _list(self, prefix: str) -> Iterator[str]:
         """Yield every key that starts with ``prefix``, in any order."""
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        """Yield each name one level below ``prefix`` that holds a key (what a listing
+        with the delimiter ``/`` calls a common prefix), in any order.
+
+        This default reads the whole listing; a store whose service can list by
+        delimiter (or a folder) asks for just the names.
+        """
+        seen = set()
+        for key in self._list(prefix):
+            rest = key[len(prefix):]
+            if "/" in rest:
+                seen.add(rest.split("/", 1)[0])
+        return iter(seen)
+
     @abstractmethod
     def _exists(self, key: str) -> bool:
         """Return whether ``key`` exists."""
@@ -207,3 +222,11 @@ class ObjectStore(ABC):
     def list(self, prefix: str = "") -> list[str]:
         """Return the sorted keys that start with ``prefix`` (a plain string prefix)."""
         return sorted(self._list(prefix))
+
+    def folders(self, prefix: str) -> builtins.list[str]:
+        """Return the sorted names one level below ``prefix`` (ending in ``/``) that hold
+        keys: ``folders("executions/")`` is every execution's id, without reading the
+        keys inside them."""
+        if not prefix.endswith("/"):
+            raise ValueError(f"a folder prefix ends with '/', got {prefix!r}")
+        return sorted(self._folders(check_key(prefix.rstrip("/")) + "/"))

@@ -125,6 +125,14 @@ class FilesystemStore(ObjectStore):
                 if key.startswith(prefix):
                     yield key
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(self._path(prefix.rstrip("/"))) as entries:
+                names = [e.name for e in entries if e.is_dir() and e.name != _TMP_DIR]
+        except (FileNotFoundError, NotADirectoryError):
+            return iter(())
+        return iter(names)
+
     def _exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -249,6 +249,22 @@ class GCSStore(ObjectStore):
             if not token:
                 return
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        start = (f"{self.prefix}/" if self.prefix else "") + prefix
+        token: str | None = None
+        while True:
+            def page(token: str | None = token) -> tuple[list[str], str | None]:
+                blobs = self.client.list_blobs(self.bucket, prefix=start, delimiter="/",
+                                               page_token=token, page_size=_PAGE_SIZE,
+                                               retry=None, timeout=_TIMEOUT)
+                one = next(blobs.pages)
+                return list(one.prefixes), blobs.next_page_token
+            names, token = self._call(page)
+            for name in names:
+                yield name[len(start):].rstrip("/")
+            if not token:
+                return
+
     def _exists(self, key: str) -> bool:
         blob = self.bucket.blob(self._name(key))
         try:

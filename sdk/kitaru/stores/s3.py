@@ -250,6 +250,19 @@ class S3Store(ObjectStore):
             if not page.get("IsTruncated") or not token:
                 return
 
+    def _folders(self, prefix: str) -> Iterator[str]:
+        start = (f"{self.prefix}/" if self.prefix else "") + prefix
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call(lambda extra=extra: self.client.list_objects_v2(  # type: ignore[misc]
+                Bucket=self.bucket, Prefix=start, Delimiter="/", **extra))
+            for common in page.get("CommonPrefixes", []):
+                yield common["Prefix"][len(start):].rstrip("/")
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
     def _exists(self, key: str) -> bool:
         try:
             self._call(lambda: self.client.head_object(Bucket=self.bucket,
