@@ -103,6 +103,7 @@ class Dashboard:
         self.session = {"plane": plane_kind, "where": where, "read_only": read_only}
         self.read_only = read_only
         self.token = token
+        self.finished: dict[str, dict[str, Any]] = {}
         page = resources.files("kitaru.ui").joinpath("static", "index.html").read_text("utf-8")
         self.page = page.replace("__KITARU_CSRF__", token)
 
@@ -181,7 +182,13 @@ class Dashboard:
             offset=_query_int(request, "offset", 0, 1 << 62))
 
     def get(self, request: Request) -> Any:
-        return views.execution(self.plane, request.path_params["exec_id"])
+        exec_id = request.path_params["exec_id"]
+        shown = self.finished.get(exec_id)
+        if shown is None:
+            shown = views.execution(self.plane, exec_id)
+            if shown["info"]["status"] in views.FINAL and len(self.finished) < 10_000:
+                self.finished[exec_id] = shown  # never changes again: the page polls it
+        return shown
 
     def logs(self, request: Request) -> Any:
         exec_id = request.path_params["exec_id"]

@@ -12,6 +12,8 @@ from kitaru.status import STATUSES, ExecutionInfo
 #: Values larger than this are offered as a download only, not shown in the page.
 SHOW_AT_MOST = 2 * 1024 * 1024
 _JSON_SERIALIZERS = ("json", "pydantic", "typed-json")
+#: Statuses an execution never leaves.
+FINAL = ("completed", "cancelled")
 
 
 def listing(plane: ControlPlane, *, flow: str | None, status: str | None, waiting: bool,
