@@ -91,6 +91,11 @@ class ExecutionInfo(BaseModel):
     error: ErrorInfo | None = None
     replay_of: str | None = None
     is_replay: bool = False
+    replay_roots: list[str] = Field(default_factory=list, description="In a replay: the "
+                                    "checkpoints it was told to run again (its 'at' and "
+                                    "the consumers of overridden values).")
+    replay_rerun: list[str] = Field(default_factory=list, description="In a replay: the "
+                                    "roots and everything downstream of them.")
     metadata: dict[str, Any] = Field(default_factory=dict)
     usage: UsageTotals | None = Field(default=None, description="Model tokens and cost, "
                                       "added up over the checkpoints.")
@@ -183,5 +188,7 @@ def describe(journal: ExecutionStore, *, with_checkpoints: bool = True) -> Execu
         pending_wait=pending, output=output, error=error,
         replay_of=spec.replay.source if spec.replay else None,
         is_replay=spec.replay is not None,
+        replay_roots=spec.replay.roots if spec.replay else [],
+        replay_rerun=spec.replay.rerun if spec.replay else [],
         metadata=outcome.metadata if outcome else {},
     )

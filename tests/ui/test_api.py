@@ -158,6 +158,9 @@ def test_replay_retry_diff_and_flows(api: TestClient, counters: Path) -> None:
     assert info["replay_of"] == source.exec_id
     sources = {c["id"]: c["source"] for c in info["checkpoints"]}
     assert sources == {"a": "replay", "b": "replay", "c": "run", "d": "run"}
+    lineage = api.get(f"/api/executions/{new_id}").json()["lineage"]
+    roles = {n["id"]: n["replay"] for n in lineage["nodes"] if n["kind"] == "checkpoint"}
+    assert roles == {"a": None, "b": None, "c": "root", "d": "rerun"}
 
     diff = api.get(f"/api/diff?a={source.exec_id}&b={new_id}").json()
     states = {c["id"]: c["state"] for c in diff["checkpoints"]}

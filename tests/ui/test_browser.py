@@ -156,6 +156,10 @@ def test_cancel_replay_with_an_override_and_diff_from_the_page(page: Any, ui: Da
     sources = {r.get_attribute("data-checkpoint-id"): r.inner_text()
                for r in page.locator('[data-testid="checkpoint-row"]').all()}
     assert "replay" in sources["a"] and "run" in sources["c"]
+    assert "replay root" in sources["c"] and "ran again" in sources["d"]
+    roles = {n.get_attribute("data-node-id"): n.get_attribute("data-replay")
+             for n in page.locator('[data-testid="node"]').all()}
+    assert roles == {"a": "", "b": "", "c": "root", "d": "rerun"}
 
     page.goto(ui.url)
     for exec_id in (source.exec_id, replay_id):

@@ -54,8 +54,11 @@ def lineage(info: ExecutionInfo) -> dict[str, Any]:
     """The graph of which values fed which checkpoint calls: checkpoints, the flow's
     inputs and wait answers as nodes; an edge from each parent to its consumer."""
     nodes: dict[str, dict[str, Any]] = {}
+    roots, rerun = set(info.replay_roots), set(info.replay_rerun)
     for c in info.checkpoints:
-        nodes[c.id] = {"id": c.id, "kind": "checkpoint", "label": c.id, "source": c.source}
+        role = ("root" if c.id in roots else "rerun" if c.id in rerun else None)
+        nodes[c.id] = {"id": c.id, "kind": "checkpoint", "label": c.id, "source": c.source,
+                       "replay": role if c.source == "run" else None}
     edges = []
     for c in info.checkpoints:
         for parent in c.parents:
@@ -63,7 +66,8 @@ def lineage(info: ExecutionInfo) -> dict[str, Any]:
                 kind, _, name = parent.partition(":")
                 known = kind in ("input", "wait") and name
                 nodes[parent] = {"id": parent, "kind": kind if known else "checkpoint",
-                                 "label": name if known else parent, "source": None}
+                                 "label": name if known else parent, "source": None,
+                                 "replay": None}
             edges.append({"from": parent, "to": c.id})
     return {"nodes": list(nodes.values()), "edges": edges}
 

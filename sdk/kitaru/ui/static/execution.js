@@ -69,10 +69,20 @@
 
   /* ---------- checkpoints ---------- */
 
-  function checkpointRow(c, selected) {
+  /** "root" or "rerun" for a checkpoint a replay ran again, else "". */
+  function replayRole(c, info) {
+    if (c.source !== "run") return "";
+    if ((info.replay_roots || []).includes(c.id)) return "root";
+    return (info.replay_rerun || []).includes(c.id) ? "rerun" : "";
+  }
+
+  function checkpointRow(c, selected, info) {
+    const role = replayRole(c, info);
+    const roleTag = role ? ` <span class="tag" title="${role === "root" ? "the replay started here"
+      : "ran again: downstream of the replay's start"}">${role === "root" ? "replay root" : "ran again"}</span>` : "";
     return `<tr data-testid="checkpoint-row" data-checkpoint-id="${esc(c.id)}"${selected ? ' class="selected"' : ""}>
       <td class="num">${esc(c.seq)}</td><td class="mono" title="${esc(c.name)}">${esc(c.id)}</td>
-      <td class="mono">${esc(c.type || "—")}</td><td><span class="src src-${esc(c.source)}">${esc(c.source)}</span></td>
+      <td class="mono">${esc(c.type || "—")}</td><td><span class="src src-${esc(c.source)}">${esc(c.source)}</span>${roleTag}</td>
       <td class="num">${esc(c.run)}</td><td class="num">${esc(c.attempts)}</td>
       <td class="num">${esc(K.fmtDur(c.duration_s))}</td><td class="num">${esc(K.fmtSize(c.size))}</td></tr>`;
   }
@@ -343,9 +353,9 @@
 
     function renderCheckpoints(info) {
       const cks = info.checkpoints || [];
-      if (!changed("checkpoints", cks)) return;
+      if (!changed("checkpoints", [cks, info.replay_roots, info.replay_rerun])) return;
       $("x-ck-count").textContent = cks.length ? String(cks.length) : "";
-      $("x-ck-rows").innerHTML = cks.length ? cks.map((c) => checkpointRow(c, c.id === st.selected)).join("")
+      $("x-ck-rows").innerHTML = cks.length ? cks.map((c) => checkpointRow(c, c.id === st.selected, info)).join("")
         : '<tr class="empty"><td colspan="8">No checkpoints yet.</td></tr>';
       if (st.selected) {
         const c = cks.find((x) => x.id === st.selected);

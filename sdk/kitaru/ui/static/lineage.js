@@ -24,6 +24,11 @@
     override: "override",
   };
 
+  const REPLAY_LABEL = {
+    root: "the replay started here",
+    rerun: "ran again: downstream of the replay's start",
+  };
+
   /** Layout: returns {pos: Map id -> {x, y, w, h, node}, width, height}. */
   function layout(nodes, edges) {
     const n = nodes.length;
@@ -151,9 +156,12 @@
       if (nd.kind === "checkpoint") {
         const src = esc(String(nd.source || "run").replace(/[^a-z_-]/gi, ""));
         const sel = opts.selected === nd.id ? " selected" : "";
-        parts.push(`<g data-testid="node" data-node-id="${id}" class="kl-node kl-${src}${sel}" ` +
+        const role = nd.replay === "root" || nd.replay === "rerun" ? nd.replay : "";
+        parts.push(`<g data-testid="node" data-node-id="${id}" data-replay="${role}" ` +
+          `class="kl-node kl-${src}${role ? " kl-" + role : ""}${sel}" ` +
           `transform="translate(${p.x},${p.y})"><title>${esc(nd.id)}${
-            nd.label && nd.label !== nd.id ? " — " + esc(nd.label) : ""} (${esc(SOURCE_LABEL[nd.source] || nd.source || "")})</title>` +
+            nd.label && nd.label !== nd.id ? " — " + esc(nd.label) : ""} (${esc(SOURCE_LABEL[nd.source] || nd.source || "")}${
+            role ? "; " + REPLAY_LABEL[role] : ""})</title>` +
           `<rect width="${p.w}" height="${p.h}" rx="3"/>` +
           `<text x="8" y="${p.h / 2 + 4}">${esc(short(label))}</text></g>`);
       } else {
@@ -208,6 +216,8 @@
     return `<div class="kl-legend">` +
       item("kl-run", "ran in this execution") +
       item("kl-replay", "reused from the replay source") +
+      item("kl-run kl-root", "replay root") +
+      item("kl-run kl-rerun", "ran again downstream") +
       item("kl-cache", "from cache") +
       item("kl-override", "override") +
       item("kl-input", "flow input", true) +
