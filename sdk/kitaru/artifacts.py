@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kitaru.context import current_run, current_scope, require_run
 from kitaru.errors import KitaruContextError, ObjectNotFoundError
-from kitaru.journal import ExecutionStore, read_value_bytes, store_value
-from kitaru.records import ArtifactRecord
-from kitaru.serialization import decode, encode
+
+# The engine is imported when these are called in a run, not by `import kitaru`.
 
 
 def save(name: str, value: Any, *, type: str = "output", tags: list[str] | None = None) -> None:
@@ -22,6 +20,11 @@ def save(name: str, value: Any, *, type: str = "output", tags: list[str] | None 
         type: A label such as ``output``, ``context`` or ``prompt``.
         tags: Free-form tags.
     """
+    from kitaru.context import current_scope, require_run
+    from kitaru.journal import store_value
+    from kitaru.records import ArtifactRecord
+    from kitaru.serialization import encode
+
     ctx = require_run("kitaru.save()")
     scope = current_scope()
     if scope is None:
@@ -37,6 +40,10 @@ def load(exec_id: str, name: str) -> Any:
 
     Call it inside a checkpoint, so the value read becomes part of that checkpoint's result.
     """
+    from kitaru.context import current_scope, require_run
+    from kitaru.journal import ExecutionStore, read_value_bytes
+    from kitaru.serialization import decode
+
     ctx = require_run("kitaru.load()")
     if current_scope() is None:
         raise KitaruContextError(f"kitaru.load({exec_id!r}, {name!r}) can only be called "
@@ -52,6 +59,8 @@ def load(exec_id: str, name: str) -> Any:
 
 def log(**metadata: Any) -> None:
     """Attach metadata to the running checkpoint, or to the execution in the flow body."""
+    from kitaru.context import current_run, current_scope
+
     scope = current_scope()
     if scope is not None:
         scope.metadata.update(metadata)

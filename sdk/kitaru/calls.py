@@ -29,9 +29,11 @@ from kitaru.arguments import argument_digests, changed_argument
 from kitaru.backoff import Backoff
 from kitaru.context import CheckpointScope, RunContext, enter_scope, leave_scope
 from kitaru.errors import KitaruDivergenceError, KitaruUsageError
-from kitaru.journal import cache_key_path, check_name, read_json, read_value_bytes, store_value
-from kitaru.records import CheckpointRecord, DispatchedCall, ReusableRecord, ValueRef, utcnow
+from kitaru.journal import cache_key_path, read_json, read_value_bytes, store_value
+from kitaru.limits import MAX_RETRY_DELAY, check_name
+from kitaru.records import CheckpointRecord, DispatchedCall, ReusableRecord, ValueRef
 from kitaru.serialization import decode, encode, type_path
+from kitaru.timers import utcnow
 
 if TYPE_CHECKING:
     from kitaru.checkpoint import Checkpoint
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kitaru")
 
 #: The longest wait between two attempts of a checkpoint body.
-MAX_RETRY_DELAY = 60.0
 
 
 @dataclass

@@ -21,13 +21,15 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
-from kitaru import calls
-from kitaru.context import RunContext, current_run, current_scope
 from kitaru.errors import KitaruContextError, KitaruUsageError
-from kitaru.journal import check_name
+from kitaru.limits import MAX_RETRY_DELAY, check_name
 
+# The engine (kitaru.calls, kitaru.context) is imported where a checkpoint is called in a
+# run, not where one is defined.
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from kitaru.context import RunContext
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +37,8 @@ Runtime = Literal["inline", "isolated"]
 
 #: First retry delay in seconds; each later retry waits twice as long, up to the cap.
 DEFAULT_RETRY_DELAY = 1.0
-MAX_RETRY_DELAY = calls.MAX_RETRY_DELAY
+__all__ = ["DEFAULT_RETRY_DELAY", "MAX_RETRY_DELAY", "Checkpoint", "CheckpointFuture",
+           "checkpoint"]
 
 
 class CheckpointFuture(Generic[R]):
@@ -119,7 +122,7 @@ class Checkpoint(Generic[P, R]):
         self.pickle = pickle
         self.resources = resources
         self.signature = inspect.signature(fn)
-        self.is_async = calls.is_async(fn)
+        self.is_async = inspect.iscoroutinefunction(fn)
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -129,6 +132,8 @@ class Checkpoint(Generic[P, R]):
         ctx = self._run_or_none()
         if ctx is None:
             return self.fn(*args, **kwargs)
+        from kitaru import calls
+
         call_id = kwargs.pop("id", None)
         after = kwargs.pop("after", None)
         call = calls.plan(ctx, self, args, kwargs, call_id=call_id, after=after)  # type: ignore[arg-type]
@@ -173,6 +178,8 @@ class Checkpoint(Generic[P, R]):
     # -- plumbing ------------------------------------------------------------------------
 
     def _run_or_none(self) -> RunContext | None:
+        from kitaru.context import current_run, current_scope
+
         ctx = current_run()
         scope = current_scope()
         if ctx is not None and scope is not None:
@@ -204,6 +211,8 @@ class Checkpoint(Generic[P, R]):
     def _submit(self, ctx: RunContext, pool: ThreadPoolExecutor, args: tuple[Any, ...],
                 kwargs: dict[str, Any], *, call_id: str | None,
                 after: Any) -> CheckpointFuture[R]:
+        from kitaru import calls
+
         try:
             call = calls.plan(ctx, self, args, kwargs, call_id=call_id, after=after)
         except Exception as exc:  # a bad call: the future carries the error

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruContextError
 from kitaru.journal import ExecutionStore
+from kitaru.limits import DEFAULT_MAX_CONCURRENCY
 from kitaru.lineage import LineageTracker
-from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, ReusableRecord, utcnow
+from kitaru.records import Answer, CheckpointRecord, ExecutionSpec, ReusableRecord
+from kitaru.timers import utcnow
 
 if TYPE_CHECKING:  # concurrent.futures is imported when a run first needs a pool
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,9 +33,6 @@ logger = logging.getLogger("kitaru")
 
 #: Seconds between checks of the store for a cancel request while a flow runs.
 CANCEL_CHECK_INTERVAL = 1.0
-#: Checkpoint bodies a run executes at once from ``.submit()`` and ``.map()``, unless the
-#: flow or the call says otherwise.
-DEFAULT_MAX_CONCURRENCY = 8
 
 
 class RunCancelled(BaseException):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kitaru.journal import ExecutionStore, read_value_bytes
+from kitaru.model import Model
 from kitaru.records import CheckpointRecord
 from kitaru.serialization import decode_plain
 
@@ -22,7 +23,7 @@ MAX_CHANGES = 50
 State = Literal["same", "changed", "only_a", "only_b"]
 
 
-class ValueChange(BaseModel):
+class ValueChange(Model):
     """One place where two values differ: a JSON path, and each side's value there
     (absent on a side that has nothing at that path)."""
 
@@ -33,7 +34,7 @@ class ValueChange(BaseModel):
     in_b: bool = True
 
 
-class CheckpointDiff(BaseModel):
+class CheckpointDiff(Model):
     """How one checkpoint compares across the two executions."""
 
     id: str
@@ -42,7 +43,7 @@ class CheckpointDiff(BaseModel):
     more_changes: int = Field(default=0, description="Changes not listed (past the limit).")
 
 
-class ExecutionDiff(BaseModel):
+class ExecutionDiff(Model):
     """Two executions compared checkpoint by checkpoint, in call order."""
 
     a: str

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from kitaru.records import DispatchedCall, DispatchRequest, ErrorInfo, RetryRequest, utcnow
+from kitaru.records import DispatchedCall, DispatchRequest, ErrorInfo, RetryRequest
+from kitaru.timers import utcnow
 
 Runtime = Literal["inline", "isolated"]
 

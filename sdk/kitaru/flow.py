@@ -12,24 +12,24 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kitaru.backoff import Backoff
-from kitaru.context import DEFAULT_MAX_CONCURRENCY, RunContext, current_run
 from kitaru.errors import KitaruStateError, KitaruUsageError
-from kitaru.handle import FlowHandle
-from kitaru.journal import ExecutionStore, check_name, store_value
-from kitaru.records import ExecutionSpec, utcnow
-from kitaru.replay import plan_replay
-from kitaru.runner import claim_run, execute_run, next_run_number
-from kitaru.serialization import encode, import_type
-from kitaru.serialization.names import script_module_name, use_flow_module
-from kitaru.stores import ObjectStore, open_store
+from kitaru.limits import DEFAULT_MAX_CONCURRENCY, check_name
+from kitaru.serialization.names import import_type, script_module_name, use_flow_module
+
+# The engine is imported where a flow starts, not where one is defined: a flow module's
+# decorators (and `import kitaru`) load none of it.
+if TYPE_CHECKING:
+    from kitaru.context import RunContext
+    from kitaru.handle import FlowHandle
+    from kitaru.journal import ExecutionStore
+    from kitaru.records import ExecutionSpec
+    from kitaru.stores import ObjectStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +49,8 @@ def _child_id(parent: RunContext, flow_name: str) -> str:
 
 def new_execution_id(flow_name: str) -> str:
     """Return a fresh execution id: the flow's name (DNS-label friendly) and 8 random chars."""
+    import secrets
+
     base = "".join(c if c.isalnum() else "-" for c in flow_name.lower()).strip("-")[:40]
     suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
     return f"{base or 'flow'}-{suffix}"
@@ -60,6 +62,8 @@ def _entrypoint(fn: Callable[..., Any]) -> tuple[str, str | None]:
     A flow in a script run as ``python script.py`` is imported by later runs under the
     script's module name, the name its values' types are recorded under too.
     """
+    from pathlib import Path
+
     module_name = fn.__module__
     module = sys.modules.get(module_name)
     file = getattr(module, "__file__", None)
@@ -148,6 +152,8 @@ class Flow(Generic[P, R]):
 
     def store(self) -> ObjectStore:
         """The store this flow's executions go to."""
+        from kitaru.stores import ObjectStore, open_store
+
         if isinstance(self._store, ObjectStore):
             return self._store
         return open_store(self._store)
@@ -194,6 +200,11 @@ class Flow(Generic[P, R]):
             KitaruStateError: ``execution_id`` names an execution of another flow, or one
                 started with other inputs.
         """
+        from kitaru.context import current_run
+        from kitaru.handle import FlowHandle
+        from kitaru.journal import ExecutionStore, store_value
+        from kitaru.serialization import encode
+
         execution_id = None
         if "execution_id" in kwargs and "execution_id" not in self._signature.parameters:
             execution_id = str(kwargs.pop("execution_id"))
@@ -263,6 +274,8 @@ class Flow(Generic[P, R]):
             skip: Checkpoints to reuse even when downstream of a root.
             flow_inputs: Shorthand for ``input.<name>`` overrides.
         """
+        from kitaru.journal import ExecutionStore
+
         store = self.store()
         source = ExecutionStore(store, exec_id)
         merged = dict(overrides or {})
@@ -276,11 +289,15 @@ class Flow(Generic[P, R]):
         return handle
 
     def _spec(self, exec_id: str, inputs: dict[str, Any]) -> ExecutionSpec:
+        from kitaru.records import ExecutionSpec
+
         entrypoint, source_dir = _entrypoint(self.fn)
         return ExecutionSpec(exec_id=exec_id, flow=self.name, entrypoint=entrypoint,
                              source_dir=source_dir, cwd=os.getcwd(), inputs=inputs)
 
     def _run_here(self, journal: ExecutionStore, *, reason: str) -> None:
+        from kitaru.runner import claim_run, execute_run, next_run_number
+
         for attempt in range(self.retries + 1):
             run = next_run_number(journal)
             if not claim_run(journal, run, reason=reason if attempt == 0 else "retry"):
@@ -312,6 +329,11 @@ def start_replay(
     ``flow_fn``, when at hand, lets an override of an input the source took by default
     be told apart from a typo.
     """
+    from kitaru.handle import FlowHandle
+    from kitaru.journal import ExecutionStore
+    from kitaru.replay import plan_replay
+    from kitaru.timers import utcnow
+
     src = source.spec()
     parameters = inspect.signature(flow_fn).parameters if flow_fn is not None else {}
     plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle,

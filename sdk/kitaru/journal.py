@@ -21,12 +21,12 @@ the first committed; it reads the winner back instead.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from kitaru.errors import ArtifactCorruptedError, KitaruUsageError, ObjectNotFoundError
+from kitaru.errors import ArtifactCorruptedError, ObjectNotFoundError
+from kitaru.limits import check_name
 from kitaru.records import (
     Answer,
     ArtifactRecord,
@@ -44,19 +44,7 @@ from kitaru.stores.base import ObjectStore, sha256_hex
 #: Values whose JSON is at most this many bytes live inside their record.
 INLINE_LIMIT = 4096
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
-
 M = TypeVar("M", bound=BaseModel)
-
-
-def check_name(kind: str, name: str) -> str:
-    """Return ``name`` if it can be part of a store key, else raise a usage error."""
-    if not _SAFE_NAME.match(name) or ".." in name:
-        raise KitaruUsageError(
-            f"{kind} {name!r} must start with a letter or digit and hold only letters, "
-            "digits, '_', '.' and '-' (at most 200 characters)"
-        )
-    return name
 
 
 def store_value(store: ObjectStore, encoded: Encoded) -> ValueRef:

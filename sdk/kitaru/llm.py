@@ -32,7 +32,6 @@ from typing import Any
 
 from kitaru.artifacts import log, save
 from kitaru.checkpoint import Checkpoint
-from kitaru.context import current_run, current_scope
 from kitaru.errors import KitaruUsageError
 
 #: The checkpoint metadata key that holds a model call's usage.
@@ -81,6 +80,8 @@ def llm(prompt: str, *, model: str | None = None, system: str | None = None,
     if not chosen:
         raise KitaruUsageError("kitaru.llm(): no model: pass model='openai:gpt-4o-mini' (or "
                                "another provider:model) or set KITARU_LLM_MODEL")
+    from kitaru.context import current_run, current_scope
+
     provider, model_name = parse_model(chosen)
     _check_credentials(provider)
     if current_run() is None or current_scope() is not None:
@@ -113,6 +114,8 @@ def _checkpoint(name: str) -> Checkpoint[..., str]:
 def _model_call(prompt: str, model: str, system: str | None, temperature: float | None,
                 max_tokens: int | None) -> str:
     """The checkpoint body: one call, its prompt saved, its usage logged."""
+    from kitaru.context import current_scope
+
     provider, model_name = parse_model(model)
     scope = current_scope()
     where = scope.checkpoint_id if scope is not None else "llm"
@@ -124,6 +127,8 @@ _CHECKPOINTS: dict[str, Checkpoint[..., str]] = {}
 
 
 def _call(provider: str, model: str, ask: Ask) -> str:
+    from kitaru.context import current_scope
+
     start = time.perf_counter()
     if provider == "anthropic":
         reply = _anthropic(model, ask)

@@ -14,17 +14,18 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kitaru.client import Artifact, KitaruClient
 from kitaru.diff import ExecutionDiff
 from kitaru.errors import KitaruError, KitaruUsageError
+from kitaru.model import Model
 from kitaru.status import ExecutionInfo
 from kitaru.stores import ObjectStore
 from kitaru.timeline import RunSummary
 
 
-class ExecutionRow(BaseModel):
+class ExecutionRow(Model):
     """One execution in a listing."""
 
     exec_id: str = Field(description="The local id, or the Execution's name on a cluster.")
@@ -36,7 +37,7 @@ class ExecutionRow(BaseModel):
     created_at: str
 
 
-class ArtifactRow(BaseModel):
+class ArtifactRow(Model):
     """One stored value of an execution."""
 
     name: str
@@ -56,7 +57,7 @@ class StoredValue:
     data: bytes
 
 
-class FlowRow(BaseModel):
+class FlowRow(Model):
     """A flow: its executions, and on a cluster its versions and tags."""
 
     flow: str

@@ -6,21 +6,20 @@ an older journal stays readable; the golden fixtures in ``tests/golden/`` hold t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
+
+from kitaru.model import Model
+from kitaru.timers import utcnow
 
 RunOutcomeKind = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch"]
 RecordSource = Literal["run", "cache", "replay", "override"]
 
 
-def utcnow() -> datetime:
-    """Return the current time in UTC (the one clock records use)."""
-    return datetime.now(UTC)
 
-
-class ValueRef(BaseModel):
+class ValueRef(Model):
     """Where a stored value lives and how to read it back."""
 
     serializer: str = Field(description="json, pydantic, typed-json, bytes or pickle.")
@@ -39,7 +38,7 @@ class ValueRef(BaseModel):
         return f"blobs/sha256/{self.digest}"
 
 
-class CheckpointRecord(BaseModel):
+class CheckpointRecord(Model):
     """One committed checkpoint result: the journal entry a resume or replay reuses."""
 
     id: str = Field(description="Stable checkpoint id: name, name_2, ... or an explicit id.")
@@ -75,7 +74,7 @@ class CheckpointRecord(BaseModel):
     )
 
 
-class ReusableRecord(BaseModel):
+class ReusableRecord(Model):
     """A replay source's record that a replay may reuse, if its call matches."""
 
     record: CheckpointRecord
@@ -83,7 +82,7 @@ class ReusableRecord(BaseModel):
                          "the replay named it in skip, or overrode its output.")
 
 
-class ReplaySpec(BaseModel):
+class ReplaySpec(Model):
     """How a replay execution was made from its source."""
 
     source: str = Field(description="The execution replayed.")
@@ -96,7 +95,7 @@ class ReplaySpec(BaseModel):
     )
 
 
-class ExecutionSpec(BaseModel):
+class ExecutionSpec(Model):
     """What an execution is: written once when it is created, never changed."""
 
     exec_id: str
@@ -112,7 +111,7 @@ class ExecutionSpec(BaseModel):
     version: str | None = Field(default=None, description="FlowVersion, on a cluster.")
 
 
-class RunStart(BaseModel):
+class RunStart(Model):
     """The claim of one run number by one process."""
 
     run: int
@@ -122,7 +121,7 @@ class RunStart(BaseModel):
     reason: str = Field(default="start", description="start, input, retry or resume.")
 
 
-class WaitInfo(BaseModel):
+class WaitInfo(Model):
     """A wait the flow stopped at."""
 
     name: str
@@ -137,10 +136,10 @@ class WaitInfo(BaseModel):
     deadline: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     """Why a run failed."""
 
     type: str
@@ -150,7 +149,7 @@ class ErrorInfo(BaseModel):
     traceback: str | None = None
 
 
-class DispatchedCall(BaseModel):
+class DispatchedCall(Model):
     """A checkpoint call a run left for a pod of its own (``runtime="isolated"``)."""
 
     id: str = Field(description="The call's checkpoint id.")
@@ -161,7 +160,7 @@ class DispatchedCall(BaseModel):
         "(@checkpoint(resources=...)); the FlowVersion's placement wins where it has any.")
 
 
-class RetryRequest(BaseModel):
+class RetryRequest(Model):
     """A checkpoint body failed in its own pod with retries left: the next attempt runs
     in a new pod, not before ``not_before`` (the checkpoint's backoff)."""
 
@@ -171,7 +170,7 @@ class RetryRequest(BaseModel):
     not_before: datetime = Field(description="When the next attempt may start.")
 
 
-class DispatchRequest(BaseModel):
+class DispatchRequest(Model):
     """What a run that ended with outcome ``dispatch`` asks the operator to run.
 
     ``fan_out`` False: one sequential call; the next run runs its body in its own pod and
@@ -186,7 +185,7 @@ class DispatchRequest(BaseModel):
                                        "is another attempt at a body that failed.")
 
 
-class RunOutcome(BaseModel):
+class RunOutcome(Model):
     """How one run ended. Written once, by the process that ran it."""
 
     run: int
@@ -204,7 +203,7 @@ class RunOutcome(BaseModel):
     finished_at: datetime = Field(default_factory=utcnow)
 
 
-class RunProgress(BaseModel):
+class RunProgress(Model):
     """How far a run still going has got: rewritten at most about once a second while it
     runs, so a reader (the operator's periodic look) needs one read, however long the
     journal is. Superseded by the outcome once the run ends."""
@@ -216,7 +215,7 @@ class RunProgress(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
 
-class Answer(BaseModel):
+class Answer(Model):
     """An accepted answer to a wait. Final once written."""
 
     wait: str
@@ -225,7 +224,7 @@ class Answer(BaseModel):
     answered_at: datetime = Field(default_factory=utcnow)
 
 
-class ArtifactRecord(BaseModel):
+class ArtifactRecord(Model):
     """A named artifact saved with ``kitaru.save``."""
 
     name: str

@@ -15,8 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from kitaru.model import Model
 from kitaru.records import RunOutcome
 
 #: The kubelet keeps at most this much of a termination message.
@@ -24,7 +25,7 @@ MESSAGE_LIMIT = 4096
 _ERROR_MESSAGE_LIMIT = 1000
 
 
-class ReportedError(BaseModel):
+class ReportedError(Model):
     """Why a run failed, shortened for the report."""
 
     type: str = "Error"
@@ -32,21 +33,21 @@ class ReportedError(BaseModel):
     message: str = "the run could not start"
 
 
-class ReportedOutput(BaseModel):
+class ReportedOutput(Model):
     """Where the flow's return value is stored."""
 
     digest: str
     type: str
 
 
-class ReportedCounts(BaseModel):
+class ReportedCounts(Model):
     """Checkpoints the run executed and reused."""
 
     run: int = 0
     reused: int = 0
 
 
-class ReportedRetry(BaseModel):
+class ReportedRetry(Model):
     """A checkpoint body failed in this pod with retries left: attempt + 1 runs in a new
     pod, not before ``not_before``."""
 
@@ -56,7 +57,7 @@ class ReportedRetry(BaseModel):
     not_before: datetime
 
 
-class RunReport(BaseModel):
+class RunReport(Model):
     """The termination message of a run pod."""
 
     run: int

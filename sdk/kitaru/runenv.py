@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruUsageError
+from kitaru.model import Model
 
 
-class ReplayRequest(BaseModel):
+class ReplayRequest(Model):
     """Run 1 of a replay: which execution to replay and how (``KITARU_REPLAY``)."""
 
     source: str = Field(description="The store id of the execution replayed.")
@@ -47,7 +48,7 @@ _NAMES = {
 _JSON = {"input", "answers", "replay", "checkpoints", "branch"}
 
 
-class RunEnv(BaseModel):
+class RunEnv(Model):
     """One run of an execution, as a run pod is told it."""
 
     store: str = Field(description="The store URI runs write to.")

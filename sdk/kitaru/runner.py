@@ -24,7 +24,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
 from kitaru.context import (
-    DEFAULT_MAX_CONCURRENCY,
     RunCancelled,
     RunContext,
     enter_run,
@@ -40,6 +39,7 @@ from kitaru.errors import (
     StoreUnavailableError,
 )
 from kitaru.journal import ExecutionStore, read_value_bytes, store_value
+from kitaru.limits import DEFAULT_MAX_CONCURRENCY
 from kitaru.lineage import content_digest
 from kitaru.logstream import LogStreamer
 from kitaru.records import ErrorInfo, RunOutcome, RunProgress, RunStart

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kitaru.journal import ExecutionStore, read_value_bytes
+from kitaru.model import Model
 from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, WaitInfo
 from kitaru.runner import this_host
 from kitaru.serialization import decode_plain
+from kitaru.statuses import STATUSES, Status
 
-Status = Literal["running", "waiting", "completed", "failed", "cancelled"]
-STATUSES: tuple[str, ...] = ("running", "waiting", "completed", "failed", "cancelled")
+__all__ = ["STATUSES", "CheckpointSummary", "ExecutionInfo", "Status", "UsageTotals",
+           "describe", "latest_outcome", "process_alive", "usage_totals"]
 
 
-class CheckpointSummary(BaseModel):
+class CheckpointSummary(Model):
     """One checkpoint of an execution, as listed by the client and CLI."""
 
     id: str
@@ -45,7 +47,7 @@ class CheckpointSummary(BaseModel):
                                      description="What the body logged with kitaru.log().")
 
 
-class UsageTotals(BaseModel):
+class UsageTotals(Model):
     """Model usage added up over an execution's checkpoints (``kitaru.llm()`` and the
     adapters record it under ``kitaru.usage``)."""
 
@@ -75,7 +77,7 @@ def usage_totals(checkpoints: list[CheckpointSummary]) -> UsageTotals | None:
     return totals if totals.calls else None
 
 
-class ExecutionInfo(BaseModel):
+class ExecutionInfo(Model):
     """What the client reports about one execution."""
 
     exec_id: str

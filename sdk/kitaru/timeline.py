@@ -10,16 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kitaru.journal import ExecutionStore
+from kitaru.model import Model
 from kitaru.runner import this_host
 from kitaru.status import process_alive
 
 RunEnd = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch", "running", "lost"]
 
 
-class RunSummary(BaseModel):
+class RunSummary(Model):
     """One run of an execution."""
 
     run: int

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from kitaru.context import current_scope, require_run
 from kitaru.errors import KitaruContextError
-from kitaru.records import WaitInfo, utcnow
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (the one clock records use)."""
+    return datetime.now(UTC)
+
 
 _clock: list[Callable[[], datetime]] = [utcnow]
 
@@ -44,6 +48,8 @@ def sleep(duration: float | timedelta) -> None:
     Zero or negative returns at once. The wake-up time is measured from when a run first
     reached this call, so a resumed or retried run does not start the sleep over.
     """
+    from kitaru.context import current_scope, require_run
+    from kitaru.records import WaitInfo
     from kitaru.waits import WaitSuspend
 
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)

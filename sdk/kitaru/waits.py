@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from pydantic import TypeAdapter, ValidationError
-
-from kitaru.context import current_scope, require_run
 from kitaru.errors import (
     KitaruContextError,
     KitaruExecutionError,
@@ -23,10 +19,12 @@ from kitaru.errors import (
     KitaruUsageError,
     KitaruWaitValidationError,
 )
-from kitaru.journal import check_name
-from kitaru.lineage import content_digest
-from kitaru.records import WaitInfo
+from kitaru.limits import check_name
 from kitaru.timers import now
+
+# The engine and pydantic are imported when a wait is reached in a run.
+if TYPE_CHECKING:
+    from kitaru.records import WaitInfo
 
 #: ``wait(default=...)`` left out (None is a default like any other).
 _NO_DEFAULT: Any = object()
@@ -44,6 +42,8 @@ def schema_of(schema: Any) -> dict[str, Any] | None:
     """Return the JSON schema of a wait's ``schema`` argument (None for a plain gate)."""
     if schema is None:
         return None
+    from pydantic import TypeAdapter
+
     try:
         return TypeAdapter(schema).json_schema()
     except Exception as exc:
@@ -63,6 +63,8 @@ def check_answer(exec_id: str, wait: str, schema: dict[str, Any] | None, value: 
     """
     if schema is None:
         return
+    import jsonschema  # here: it takes longer to import than the rest of kitaru
+
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is None:
@@ -116,6 +118,12 @@ def wait(
         KitaruExecutionError: The wait was aborted.
         KitaruTimeoutError: The timeout passed with no answer.
     """
+    from pydantic import TypeAdapter, ValidationError
+
+    from kitaru.context import current_scope, require_run
+    from kitaru.lineage import content_digest
+    from kitaru.records import WaitInfo
+
     ctx = require_run("kitaru.wait()")
     scope = current_scope()
     if scope is not None:

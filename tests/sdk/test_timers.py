@@ -13,10 +13,10 @@ import pytest
 
 from kitaru import KitaruClient, KitaruStateError
 from kitaru.journal import ExecutionStore
-from kitaru.records import Answer, utcnow
+from kitaru.records import Answer
 from kitaru.runner import claim_run, execute_run
 from kitaru.stores import open_store
-from kitaru.timers import use_clock
+from kitaru.timers import use_clock, utcnow
 from tests.sdk.sample_flows import deadline_flow, nap_flow, runs_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from kitaru.model import Model
 
 
-class ToolDecision(BaseModel):
+class ToolDecision(Model):
     """An answer to one tool approval: approve, or reject with a message for the model."""
 
     model_config = ConfigDict(extra="forbid")

@@ -6,15 +6,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
-from kitaru.cli.damage import ReadTrail, damaged_record
-from kitaru.cli.loading import FlowImportError
 from kitaru.cli.parser import build_parser
 from kitaru.cli.streams import silence_stdout
-from kitaru.client import KitaruClient
 from kitaru.errors import KitaruError
-from kitaru.stores import open_store
 
 EXIT_REFUSED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -28,6 +22,14 @@ def _refuse(message: str) -> int:
 
 def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    # The client and the store, once the command is known (`--help` needs neither).
+    from pydantic import ValidationError
+
+    from kitaru.cli.damage import ReadTrail, damaged_record
+    from kitaru.cli.loading import FlowImportError
+    from kitaru.client import KitaruClient
+    from kitaru.stores import open_store
+
     if args.output == "yaml" and not (args.group == "deploy" and args.dry_run):
         return _refuse("-o yaml is for kitaru deploy --dry-run; use -o json here")
     try:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any, NoReturn
 
 import kitaru
-from kitaru.cli import commands
-from kitaru.status import STATUSES
+from kitaru.statuses import STATUSES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,10 +17,42 @@ class _Parser(argparse.ArgumentParser):
 
 def version() -> str:
     """Return the installed distribution's version, else the source tree's."""
+    from importlib import metadata
+
     try:
         return metadata.version("kitaru")
     except metadata.PackageNotFoundError:
         return f"{kitaru.__version__} (source tree, not installed)"
+
+
+class _Version(argparse.Action):
+    """``--version``, reading the installed version only when asked (it takes a scan of
+    the installed distributions)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"kitaru {version()}")
+        parser.exit()
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """A ``kitaru.cli.commands`` function, imported when it runs (not for ``--help``)."""
+    def run(args: argparse.Namespace, client: Any) -> int:
+        from kitaru.cli import commands
+
+        command: Callable[[argparse.Namespace, Any], int] = getattr(commands, name)
+        return command(args, client)
+    return run
+
+
+def _cluster_command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """A ``kitaru.cli.cluster`` command, imported when it runs (not for ``--help``)."""
+    def run(args: argparse.Namespace, client: Any) -> int:
+        from kitaru.cli import cluster
+
+        command: Callable[[argparse.Namespace, Any], int] = getattr(cluster, name)
+        return command(args, client)
+    return run
 
 
 def _count(text: str) -> int:
@@ -63,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the subcommand; the subcommands'
     # copies default to SUPPRESS so they never overwrite a value given earlier.
     parser = _Parser(prog="kitaru", description="Durable runtime for Python AI agents.")
-    parser.add_argument("--version", action="version", version=f"kitaru {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the installed version and exit")
     common = _Parser(add_help=False)
     for target, default_store, default_output in ((parser, None, "text"),
                                                   (common, argparse.SUPPRESS, argparse.SUPPRESS)):
@@ -76,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run a flow here until it ends or waits")
     run.add_argument("entrypoint", help="module:flow, importable from the current folder")
     run.add_argument("--input", help="the flow's arguments as a JSON object")
-    run.set_defaults(func=commands.run)
+    run.set_defaults(func=_command("run"))
 
     _add_executions(sub, common)
 
@@ -85,12 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     als = art_sub.add_parser("list", parents=[common, _CLUSTER],
                              help="an execution's stored values")
     als.add_argument("exec_id")
-    als.set_defaults(func=_clustered(commands.artifacts_list))
+    als.set_defaults(func=_clustered(_command("artifacts_list")))
     aget = art_sub.add_parser("get", parents=[common, _CLUSTER],
                               help="print a checkpoint's stored value as JSON")
     aget.add_argument("exec_id")
     aget.add_argument("name", help="a checkpoint id, or the name of a saved artifact")
-    aget.set_defaults(func=_clustered(commands.artifacts_get))
+    aget.set_defaults(func=_clustered(_command("artifacts_get")))
     _add_cluster_commands(sub, common)
     _add_ui(sub, common)
     return parser
@@ -107,10 +138,15 @@ def _port(text: str) -> int:
     return number
 
 
+def _ui(args: argparse.Namespace, client: Any) -> int:
+    from kitaru.cli.ui import ui
+
+    return ui(args, client)
+
+
 def _add_ui(sub: Any, common: argparse.ArgumentParser) -> None:
     """``kitaru ui``: the dashboard."""
-    from kitaru.cli.ui import ui
-    from kitaru.ui.launch import DEFAULT_PORT
+    from kitaru.ui import DEFAULT_PORT
 
     cmd = sub.add_parser("ui", parents=[common, _CLUSTER],
                          help="serve the dashboard in the browser (Ctrl-C stops)")
@@ -121,7 +157,7 @@ def _add_ui(sub: Any, common: argparse.ArgumentParser) -> None:
     cmd.add_argument("--open", action="store_true", help="open it in a browser")
     cmd.add_argument("--read-only", action="store_true",
                      help="only look: no answers, retries, cancels or replays")
-    cmd.set_defaults(func=ui)
+    cmd.set_defaults(func=_ui)
 
 
 def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -133,16 +169,16 @@ def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
     ls.add_argument("--flow")
     ls.add_argument("--status", choices=STATUSES)
     ls.add_argument("--limit", type=_count, help="show at most this many (1 or more)")
-    ls.set_defaults(func=_clustered(commands.list_executions))
+    ls.set_defaults(func=_clustered(_command("list_executions")))
     lg = ex_sub.add_parser("logs", parents=[common, _CLUSTER], help="print what each run printed")
     lg.add_argument("exec_id")
     lg.add_argument("--follow", "-f", action="store_true",
                     help="keep printing what a running execution prints, until it stops")
-    lg.set_defaults(func=_clustered(commands.logs))
-    for name, func, text in (("get", commands.get, "show one execution and its checkpoints"),
-                             ("retry", commands.act, "retry a failed execution"),
-                             ("resume", commands.act, "resume an answered, waiting execution"),
-                             ("cancel", commands.act, "cancel an execution")):
+    lg.set_defaults(func=_clustered(_command("logs")))
+    for name, func, text in (("get", _command("get"), "show one execution and its checkpoints"),
+                             ("retry", _command("act"), "retry a failed execution"),
+                             ("resume", _command("act"), "resume an answered, waiting execution"),
+                             ("cancel", _command("act"), "cancel an execution")):
         cmd = ex_sub.add_parser(name, parents=[common, _CLUSTER], help=text)
         cmd.add_argument("exec_id")
         cmd.set_defaults(func=_clustered(func))
@@ -150,36 +186,34 @@ def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:
     inp.add_argument("exec_id")
     inp.add_argument("--wait", help="the wait's name (default: the one it waits on)")
     inp.add_argument("--value", required=True, help="the answer as JSON: true, '\"text\"', ...")
-    inp.set_defaults(func=_clustered(commands.answer))
+    inp.set_defaults(func=_clustered(_command("answer")))
     abort = ex_sub.add_parser("abort-wait", parents=[common, _CLUSTER],
                               help="abort a wait: the flow's wait() raises")
     abort.add_argument("exec_id")
     abort.add_argument("--wait", help="the wait's name (default: the one it waits on)")
-    abort.set_defaults(func=_clustered(commands.abort_wait))
+    abort.set_defaults(func=_clustered(_command("abort_wait")))
     due = ex_sub.add_parser("resume-due", parents=[common],
                             help="continue executions whose timer or wait deadline passed")
     due.add_argument("--watch", action="store_true",
                      help="keep checking in the foreground (Ctrl-C stops)")
     due.add_argument("--interval", type=float, default=1.0,
                      help="seconds between checks with --watch (default 1)")
-    due.set_defaults(func=commands.resume_due)
+    due.set_defaults(func=_command("resume_due"))
     dif = ex_sub.add_parser("diff", parents=[common, _CLUSTER],
                             help="compare two executions checkpoint by checkpoint")
     dif.add_argument("exec_a")
     dif.add_argument("exec_b")
-    dif.set_defaults(func=_clustered(commands.diff))
+    dif.set_defaults(func=_clustered(_command("diff")))
     rep = ex_sub.add_parser("replay", parents=[common, _CLUSTER], help="replay from a checkpoint")
     rep.add_argument("exec_id")
     rep.add_argument("--from", dest="at", help="the checkpoint id to replay from")
     rep.add_argument("--overrides", help="JSON object: input.<name>, checkpoint.<id>, ...")
     rep.add_argument("--skip", action="append", help="a checkpoint to reuse (repeatable)")
-    rep.set_defaults(func=_clustered(commands.replay))
+    rep.set_defaults(func=_clustered(_command("replay")))
 
 
 def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """``deploy``, ``invoke`` and ``flows``: versioned, tag-routed deployments."""
-    from kitaru.cli import cluster
-
     dep = sub.add_parser("deploy", parents=[common, _CLUSTER],
                          help="make a FlowVersion of a flow on the cluster and move its tags")
     dep.add_argument("entrypoint", help="module:flow, importable from the current folder")
@@ -190,7 +224,7 @@ def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     dep.add_argument("--env", action="append", help="NAME=value for the run pods (repeatable)")
     dep.add_argument("--dry-run", action="store_true",
                      help="print the manifests (with -o yaml) instead of applying them")
-    dep.set_defaults(func=cluster.deploy)
+    dep.set_defaults(func=_cluster_command("deploy"))
     inv = sub.add_parser("invoke", parents=[common, _CLUSTER],
                          help="start an execution of a deployed flow")
     inv.add_argument("flow")
@@ -199,47 +233,47 @@ def _add_cluster_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     inv.add_argument("--input", help="the flow's arguments as a JSON object")
     inv.add_argument("--wait", action="store_true",
                      help="follow it to the end: progress on stderr, output on stdout")
-    inv.set_defaults(func=cluster.invoke)
+    inv.set_defaults(func=_cluster_command("invoke"))
     fl = sub.add_parser("flows", parents=[common, _CLUSTER], help="deployed flows and tags")
     fl_sub = fl.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    fl_sub.add_parser("list", parents=[common, _CLUSTER],
-                      help="flows, their versions and tags").set_defaults(func=cluster.flows_list)
+    fl_sub.add_parser("list", parents=[common, _CLUSTER], help="flows, their versions and tags"
+                      ).set_defaults(func=_cluster_command("flows_list"))
     show = fl_sub.add_parser("show", parents=[common, _CLUSTER],
                              help="one flow: versions, images, tags, executions")
     show.add_argument("flow")
-    show.set_defaults(func=cluster.flows_show)
+    show.set_defaults(func=_cluster_command("flows_show"))
     tg = fl_sub.add_parser("tag", parents=[common, _CLUSTER],
                            help="point a tag at a version (a rollback moves it back)")
     tg.add_argument("flow")
     tg.add_argument("tag")
     tg.add_argument("--version", type=_count, required=True)
-    tg.set_defaults(func=cluster.flows_tag)
+    tg.set_defaults(func=_cluster_command("flows_tag"))
     ut = fl_sub.add_parser("untag", parents=[common, _CLUSTER], help="remove a tag")
     ut.add_argument("flow")
     ut.add_argument("tag")
-    ut.set_defaults(func=cluster.flows_untag)
+    ut.set_defaults(func=_cluster_command("flows_untag"))
     sch = sub.add_parser("schedules", parents=[common, _CLUSTER],
                          help="Schedules on the cluster: list, show, trigger, suspend, resume")
     sch_sub = sch.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sch_sub.add_parser("list", parents=[common, _CLUSTER],
                        help="schedules, their last and next slots").set_defaults(
-                           func=cluster.schedules)
+                           func=_cluster_command("schedules"))
     for verb, text in (("show", "one schedule's spec and status"),
                        ("trigger", "start one Execution now, outside the slots"),
                        ("suspend", "fire no slot until resumed"),
                        ("resume", "fire slots again")):
         one = sch_sub.add_parser(verb, parents=[common, _CLUSTER], help=text)
         one.add_argument("schedule")
-        one.set_defaults(func=cluster.schedules)
+        one.set_defaults(func=_cluster_command("schedules"))
     cfg = sub.add_parser("config", parents=[common],
                          help="defaults for the cluster commands (cluster, context, namespace)")
     cfg_sub = cfg.add_subparsers(dest="command", required=True, parser_class=_Parser)
     cfg_sub.add_parser("list", parents=[common], help="the settings and where they come from"
-                       ).set_defaults(func=cluster.config_list)
+                       ).set_defaults(func=_cluster_command("config_list"))
     cset = cfg_sub.add_parser("set", parents=[common], help="set a default")
     cset.add_argument("key", choices=["cluster", "context", "namespace"])
     cset.add_argument("value")
-    cset.set_defaults(func=cluster.config_set)
+    cset.set_defaults(func=_cluster_command("config_set"))
     cun = cfg_sub.add_parser("unset", parents=[common], help="remove a default")
     cun.add_argument("key", choices=["cluster", "context", "namespace"])
-    cun.set_defaults(func=cluster.config_unset)
+    cun.set_defaults(func=_cluster_command("config_unset"))

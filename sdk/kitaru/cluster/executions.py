@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from kitaru.cluster.api import Cluster
 from kitaru.errors import KitaruStateError, KitaruUsageError
+from kitaru.model import Model
 from kitaru.waits import check_answer
 
 
-class ClusterExecution(BaseModel):
+class ClusterExecution(Model):
     """An Execution as ``kitaru executions list --cluster`` shows it."""
 
     name: str

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kitaru.cluster.api import GROUP, VERSION, Cluster, k8s_name
 from kitaru.errors import KitaruUsageError
+from kitaru.model import Model
 
 API_VERSION = f"{GROUP}/{VERSION}"
 
 
-class FlowSummary(BaseModel):
+class FlowSummary(Model):
     """A flow on the cluster: its versions, tags and executions per version."""
 
     flow: str

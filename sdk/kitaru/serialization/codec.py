@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from kitaru.errors import KitaruSerializationError
-from kitaru.serialization.names import import_type, type_path
+from kitaru.serialization.names import (
+    import_type,
+    is_pydantic_class,
+    is_pydantic_model,
+    type_path,
+)
 from kitaru.serialization.registry import serializer_for
 from kitaru.serialization.typed import MAX_DEPTH, UnstorableError, from_plain, to_plain
 
@@ -71,7 +73,7 @@ def encode(value: object, *, allow_pickle: bool, where: str) -> Encoded:
         return Encoded("json", plain_name, _JSON.encode(value).encode())
     if isinstance(value, (bytes, bytearray, memoryview)):
         return Encoded("bytes", "builtins:bytes", bytes(value))
-    if isinstance(value, BaseModel) and serializer_for(cls) is None:
+    if is_pydantic_model(value) and serializer_for(cls) is None:
         return Encoded("pydantic", type_path(cls), value.model_dump_json().encode())
     try:
         plain, node = to_plain(value)
@@ -84,6 +86,8 @@ def encode(value: object, *, allow_pickle: bool, where: str) -> Encoded:
 
 
 def _pickle(value: object, where: str) -> Encoded:
+    import pickle
+
     try:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
@@ -93,13 +97,18 @@ def _pickle(value: object, where: str) -> Encoded:
     return Encoded("pickle", type_path(type(value)), data)
 
 
-class _Unpickler(pickle.Unpickler):
-    """Finds classes pickled from a script's ``__main__`` in the flow's module."""
+def _unpickle(data: bytes) -> Any:
+    """Unpickle, finding classes pickled from a script's ``__main__`` in the flow's module.
+    (pickle is imported here: only a flow that opted in to it pays for it.)"""
+    import pickle
 
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "__main__":
-            return import_type(f"{module}:{name}")
-        return super().find_class(module, name)
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "__main__":
+                return import_type(f"{module}:{name}")
+            return super().find_class(module, name)
+
+    return Unpickler(io.BytesIO(data)).load()
 
 
 def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool = True) -> Any:
@@ -120,7 +129,7 @@ def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool =
             return from_plain(doc["value"], doc["types"])
         if serializer == "pydantic":
             model = import_type(type_name)
-            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            if not is_pydantic_class(model):
                 raise KitaruSerializationError(f"{type_name} is not a pydantic model")
             return model.model_validate_json(data)
         if serializer == "pickle":
@@ -129,7 +138,7 @@ def decode(serializer: str, type_name: str, data: bytes, *, allow_pickle: bool =
                     f"refusing to unpickle a value of type {type_name} here; pickled "
                     "artifacts are read only inside the flow's own process"
                 )
-            return _Unpickler(io.BytesIO(data)).load()
+            return _unpickle(data)
     except KitaruSerializationError:
         raise
     except Exception as exc:

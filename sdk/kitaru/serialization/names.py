@@ -23,7 +23,10 @@ import importlib.util
 import os
 import sys
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 #: Recorded module names this process reads from another module (``__main__`` from
 #: the flow's module once a flow is loaded by its entrypoint).
@@ -102,3 +105,16 @@ def import_type(path: str) -> Any:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def is_pydantic_model(value: Any) -> TypeGuard[BaseModel]:
+    """Whether ``value`` is a pydantic model. Without importing pydantic: a value can only
+    be a model once pydantic is loaded (a flow that has none never pays for it)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(value, pydantic.BaseModel)
+
+
+def is_pydantic_class(obj: Any) -> TypeGuard[type[BaseModel]]:
+    """Whether ``obj`` is a pydantic model class (see :func:`is_pydantic_model`)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)

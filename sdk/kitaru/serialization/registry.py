@@ -12,13 +12,12 @@ a new name rather than change what an old one reads.
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
-from uuid import UUID
 
 from kitaru.errors import KitaruUsageError
 from kitaru.serialization.names import type_path
@@ -92,6 +91,7 @@ def register_serializer(
     """
     if not isinstance(cls, type):
         raise KitaruUsageError(f"register_serializer needs a class, got {cls!r}")
+    _register_standard(also=name)
     if cls in _PLAIN_TYPES:
         raise KitaruUsageError(
             f"register_serializer: values of type {type_path(cls)} are stored as they are; "
@@ -117,6 +117,8 @@ def register_serializer(
 
 def serializer_for(cls: type) -> Serializer | None:
     """Return the serializer of the nearest class in ``cls``'s MRO that has one."""
+    if _STANDARD:
+        _register_standard()
     try:
         return _resolved[cls]
     except KeyError:
@@ -128,13 +130,27 @@ def serializer_for(cls: type) -> Serializer | None:
 
 def serializer_named(name: str) -> Serializer | None:
     """Return the serializer registered under ``name`` in this process, if any."""
+    _register_standard(also=name)
     return _by_name.get(name)
+
+
+#: Kitaru's own serializers for standard types of modules that `import kitaru` does not
+#: load: each is registered once its module is loaded (a value of the type cannot exist
+#: before), or when its name is asked for, before any serializer of the user's.
+_STANDARD: dict[str, tuple[str, str]] = {
+    "uuid": ("uuid", "UUID"), "decimal": ("decimal", "Decimal"), "path": ("pathlib", "Path")}
+
+
+def _register_standard(also: str | None = None) -> None:
+    if also in _STANDARD:
+        importlib.import_module(_STANDARD[also][0])
+    for name, (module, attr) in list(_STANDARD.items()):
+        if module in sys.modules and _STANDARD.pop(name, None) is not None:
+            cls = getattr(sys.modules[module], attr)
+            register_serializer(cls, name=name, dumps=str, loads=cls)
 
 
 register_serializer(datetime, name="datetime", dumps=datetime.isoformat,
                     loads=datetime.fromisoformat)
 register_serializer(date, name="date", dumps=date.isoformat, loads=date.fromisoformat)
-register_serializer(UUID, name="uuid", dumps=str, loads=UUID)
-register_serializer(Decimal, name="decimal", dumps=str, loads=Decimal)
-register_serializer(Path, name="path", dumps=str, loads=Path)
 register_serializer(tuple, name="tuple", dumps=list, loads=tuple)

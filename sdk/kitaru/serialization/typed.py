@@ -22,9 +22,12 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel
-
-from kitaru.serialization.names import import_type, type_path
+from kitaru.serialization.names import (
+    import_type,
+    is_pydantic_class,
+    is_pydantic_model,
+    type_path,
+)
 from kitaru.serialization.registry import serializer_for, serializer_named
 
 MAX_DEPTH = 200
@@ -133,7 +136,7 @@ def to_plain(value: Any, path: str = "value", depth: int = 0) -> tuple[Any, Node
                                   f"{type(exc).__name__}: {exc}") from exc
         plain, inner = to_plain(data, path, depth + 1)
         return plain, _typed(serializer.name, inner)
-    if isinstance(value, BaseModel):
+    if is_pydantic_model(value):
         tag = _PYDANTIC + _importable(cls, path)
         try:
             return json.loads(value.model_dump_json()), {"type": tag}
@@ -183,7 +186,7 @@ def from_plain(data: Any, node: Node) -> Any:
         return data
     if tag.startswith(_PYDANTIC):
         model = import_type(tag[len(_PYDANTIC):])
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        if not is_pydantic_class(model):
             raise TypeError(f"{tag[len(_PYDANTIC):]} is not a pydantic model")
         return model.model_validate(data)
     if tag.startswith(_DATACLASS):

@@ -5,3 +5,6 @@ The page is served on loopback by :mod:`kitaru.ui.server` from files inside the 
 the local store, or a cluster with the user's own kube credentials. It holds no rights
 of its own and keeps no database (``pip install 'kitaru[ui]'``).
 """
+
+#: Where ``kitaru ui`` listens unless told otherwise.
+DEFAULT_PORT = 8790

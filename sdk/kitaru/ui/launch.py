@@ -10,11 +10,11 @@ import webbrowser
 from typing import TYPE_CHECKING
 
 from kitaru.errors import KitaruUsageError
+from kitaru.ui import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from kitaru.planes import ControlPlane
 
-DEFAULT_PORT = 8790
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

@@ -33,7 +33,7 @@ from kitaru.artifacts import log
 from kitaru.checkpoint import Checkpoint
 from kitaru.context import current_run
 from kitaru.errors import KitaruUsageError
-from kitaru.journal import check_name
+from kitaru.limits import check_name
 from kitaru.llm import USAGE_KEY, estimate_cost
 
 Strategy = Literal["runner_call", "calls"]

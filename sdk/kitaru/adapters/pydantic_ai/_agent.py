@@ -26,7 +26,7 @@ from kitaru.adapters.pydantic_ai._durability import KitaruDurability
 from kitaru.checkpoint import Checkpoint
 from kitaru.context import current_run
 from kitaru.errors import KitaruUsageError
-from kitaru.journal import check_name
+from kitaru.limits import check_name
 from kitaru.waits import wait
 
 Strategy = Literal["calls", "turn"]

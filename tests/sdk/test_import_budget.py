@@ -1,0 +1,90 @@
+"""What importing Kitaru may import: the budget that keeps start-up fast.
+
+``import kitaru`` (what every flow module, CLI command and run pod does first) loads no
+cloud client, no Kubernetes client or operator, no web server, no model SDK, no
+JSON-schema validator until a schema is checked, and not even pydantic or the engine
+(journal, records) until a flow runs or the client reads a store: defining flows and
+checkpoints, and ``kitaru --help``, need none of it. A store or an adapter pulls in its
+own library when it is imported, and no other. The timing is in ``bench/startup.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: Top-level packages no plain ``import kitaru`` may load.
+HEAVY = ("boto3", "botocore", "google", "azure", "kopf", "kubernetes", "jsonschema", "yaml",
+         "starlette", "uvicorn", "openai", "anthropic", "mcp", "httpx", "pydantic_ai",
+         "agents", "genai_prices", "prometheus_client", "cronsim", "playwright")
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys\n"
+         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"],
+        capture_output=True, text=True, check=True, timeout=60)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_import_kitaru_loads_none_of_the_heavy_libraries_nor_pydantic() -> None:
+    loaded = loaded_after("import kitaru")
+    assert "kitaru" in loaded  # the sanity check: the probe does see imports
+    assert sorted(loaded & {*HEAVY, "pydantic", "pydantic_core"}) == []
+
+
+def test_defining_flows_and_the_cli_parser_load_none_of_them_either() -> None:
+    defining = ("import kitaru\n@kitaru.checkpoint\ndef step(x: int) -> int:\n    return x\n"
+                "@kitaru.flow\ndef agent(x: int) -> int:\n    kitaru.wait(schema=bool)\n"
+                "    return step(x)\n")
+    assert sorted(loaded_after(defining) & {*HEAVY, "pydantic"}) == []
+    assert sorted(loaded_after("from kitaru.cli import build_parser; build_parser()")
+                  & {*HEAVY, "pydantic"}) == []
+    # A flow module with pydantic models of its own loads pydantic, and no more.
+    assert sorted(loaded_after("import tests.sdk.sample_flows") & set(HEAVY)) == []
+
+
+def test_jsonschema_is_loaded_when_an_answer_is_checked() -> None:
+    loaded = loaded_after("from kitaru.waits import check_answer\n"
+                          "check_answer('e', 'ok', {'type': 'boolean'}, True)")
+    assert "jsonschema" in loaded
+
+
+@pytest.mark.parametrize(("module", "own"), [
+    ("kitaru.stores.s3", {"boto3", "botocore"}),
+    ("kitaru.stores.gcs", {"google"}),
+    ("kitaru.stores.azure", {"azure"}),
+    # An adapter may load its harness later still; its extra's libraries, nothing else.
+    ("kitaru.adapters.openai_agents", {"agents", "openai", "genai_prices", "httpx"}),
+    ("kitaru.adapters.pydantic_ai", {"pydantic_ai", "genai_prices", "httpx", "openai"}),
+    ("kitaru.ui.server", {"starlette"}),
+])
+def test_a_store_or_adapter_pulls_in_only_its_own_library(module: str, own: set[str]) -> None:
+    loaded = loaded_after(f"import {module}")
+    assert sorted(loaded & set(HEAVY) - own) == []
+
+
+def test_standard_types_kitaru_does_not_import_still_round_trip() -> None:
+    """uuid, decimal and pathlib are not loaded by `import kitaru`; their values are
+    stored as typed JSON once they exist, and read back in a process that never
+    imported those modules."""
+    stored = subprocess.run([sys.executable, "-c", (
+        "import kitaru.serialization as s, uuid, decimal, pathlib\n"
+        "value = {'id': uuid.UUID(int=7), 'price': decimal.Decimal('1.10'),\n"
+        "         'where': pathlib.Path('/tmp/x')}\n"
+        "encoded = s.encode(value, allow_pickle=False, where='test')\n"
+        "print(encoded.serializer, encoded.type_name, encoded.data.decode())")],
+        capture_output=True, text=True, check=True, timeout=60).stdout.split(" ", 2)
+    assert stored[0] == "typed-json"
+    read = subprocess.run([sys.executable, "-c", (
+        "import sys, kitaru.serialization as s\n"
+        "assert 'uuid' not in sys.modules and 'decimal' not in sys.modules\n"
+        f"value = s.decode({stored[0]!r}, {stored[1]!r}, {stored[2].strip()!r}.encode())\n"
+        "print(sorted((k, type(v).__name__, str(v)) for k, v in value.items()))")],
+        capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    assert read == ("[('id', 'UUID', '00000000-0000-0000-0000-000000000007'), "
+                    "('price', 'Decimal', '1.10'), ('where', 'PosixPath', '/tmp/x')]")
