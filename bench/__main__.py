@@ -11,7 +11,8 @@ import importlib
 import sys
 
 BENCHMARKS = ["bench.checkpoint_overhead", "bench.store_throughput", "bench.operator_scale",
-              "bench.checkpoint_pods", "bench.long_journal", "bench.dashboard"]
+              "bench.checkpoint_pods", "bench.long_journal", "bench.dashboard",
+              "bench.startup"]
 
 
 def main() -> int:

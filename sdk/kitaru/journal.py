@@ -136,12 +136,8 @@ class ExecutionStore:
 
     def run_numbers(self) -> list[int]:
         """Return the numbers of every claimed run, in order."""
-        numbers = set()
-        for key in self.store.list(self._key("runs/")):
-            part = key[len(self._key("runs/")):].split("/", 1)[0]
-            if part.isdigit():
-                numbers.add(int(part))
-        return sorted(numbers)
+        return sorted(int(name) for name in self.store.folders(self._key("runs/"))
+                      if name.isdigit())
 
     def claim_run(self, start: RunStart) -> bool:
         """Claim run ``start.run`` for one process; False when another claimed it first."""

@@ -6,6 +6,7 @@ import hashlib
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,12 @@ def test_an_object_changed_behind_the_store_fails_its_digest_check(
     with pytest.raises(ArtifactCorruptedError), store.open("blobs/v",
                                                            digest=sha256_hex(data)) as s:
         s.read()
+
+
+def test_an_empty_folder_left_by_a_write_that_died_holds_no_keys(tmp_path: Path) -> None:
+    from kitaru.stores.filesystem import FilesystemStore
+
+    store = FilesystemStore(str(tmp_path))
+    store.put("executions/e1/runs/1/start.json", b"v")
+    (tmp_path / "executions" / "e1" / "runs" / "2").mkdir()  # died before its first file
+    assert store.folders("executions/e1/runs/") == ["1"]

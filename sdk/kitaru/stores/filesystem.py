@@ -127,14 +127,21 @@ class FilesystemStore(ObjectStore):
 
     def _folders(self, prefix: str) -> Iterator[str]:
         try:
-            with os.scandir(self._path(prefix.rstrip("/"))) as entries:
-                names = [e.name for e in entries if e.is_dir() and e.name != _TMP_DIR]
+            with os.scandir(f"{self._root}/{prefix.rstrip('/')}") as entries:
+                names = [e.name for e in entries
+                         if e.is_dir() and e.name != _TMP_DIR and _holds_keys(e.path)]
         except (FileNotFoundError, NotADirectoryError):
             return iter(())
         return iter(names)
 
     def _exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return os.path.isfile(f"{self._root}/{key}")
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+def _holds_keys(folder: str) -> bool:
+    """Whether a folder holds a file, at any depth (a write that died after making the
+    folder leaves it empty: no key is there)."""
+    return any(files for _, _, files in os.walk(folder))
