@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ui.browser import PageErrors, chromium, dashboard, wait_for
+from tests.polling import wait_until
+from tests.ui.browser import PageErrors, chromium, dashboard
 
 from operator_fixtures import AWS_ENV, BUCKET, Agents
 
@@ -40,11 +41,11 @@ def test_the_dashboard_drives_the_clusters_executions(agents: Agents, kubeconfig
         page.goto(ui.url)
         assert agents.namespace in page.get_by_test_id("where").inner_text()
         row = page.locator(f'[data-testid="execution-row"][data-exec-id="{name}"]')
-        wait_for(lambda: "review" in row.inner_text(), what="the Execution in the list")
+        wait_until(lambda: "review" in row.inner_text(), what="the Execution in the list")
         assert "waiting" in row.inner_text()
 
         row.locator("a").first.click()
-        wait_for(lambda: page.get_by_test_id("status").inner_text().strip() == "waiting",
+        wait_until(lambda: page.get_by_test_id("status").inner_text().strip() == "waiting",
                  what="the execution page")
         assert {n.get_attribute("data-node-id") for n in page.locator(
             '[data-testid="node"]').all()} >= {"research", "draft"}
@@ -52,18 +53,22 @@ def test_the_dashboard_drives_the_clusters_executions(agents: Agents, kubeconfig
         page.get_by_test_id("wait-raw").fill('{"approved": 1}')
         page.get_by_test_id("wait-submit").click()
         error = page.get_by_test_id("wait-error")
-        wait_for(lambda: "must be a boolean" in error.inner_text(), what="the refusal")
+        wait_until(lambda: "must be a boolean" in error.inner_text(), what="the refusal")
         assert name in error.inner_text()
         assert agents.phase(name) == "Waiting"  # refused: nothing was patched
 
         page.get_by_test_id("wait-raw").fill('{"approved": true, "comment": "from the page"}')
         page.get_by_test_id("wait-submit").click()
         agents.wait_phase(name, "Succeeded", timeout=180)
-        wait_for(lambda: page.get_by_test_id("status").inner_text().strip() == "completed",
+        wait_until(lambda: page.get_by_test_id("status").inner_text().strip() == "completed",
                  timeout=60, what="the page to show it completed")
 
         page.goto(f"{ui.url}#/flows")
         flow = page.locator('[data-testid="flow-row"][data-flow="review-flow"]')
-        wait_for(lambda: "stable" in flow.inner_text(), what="the flow's tags")
+        wait_until(lambda: "stable" in flow.inner_text(), what="the flow's tags")
         assert page.locator('[data-testid="flow-executions"]').inner_text().count(name) == 1
+        # Which version each execution ran, and where the tag points.
+        ran = page.locator(f'[data-testid="flow-executions"] tr[data-exec-id="{name}"]')
+        assert "v1" in ran.inner_text()
+        assert "stable → v1" in flow.inner_text()
         assert errors.seen == []

@@ -19,13 +19,13 @@ from pydantic import Field
 
 from kitaru.journal import ExecutionStore, read_value_bytes
 from kitaru.model import Model
-from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, WaitInfo
+from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, RunStart, WaitInfo
 from kitaru.runner import this_host
 from kitaru.serialization import decode_plain
 from kitaru.statuses import STATUSES, Status
 
 __all__ = ["STATUSES", "CheckpointSummary", "ExecutionInfo", "Status", "UsageTotals",
-           "describe", "latest_outcome", "process_alive", "usage_totals"]
+           "claimant_alive", "describe", "latest_outcome", "process_alive", "usage_totals"]
 
 
 class CheckpointSummary(Model):
@@ -119,6 +119,12 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def claimant_alive(start: RunStart) -> bool:
+    """Whether the process that claimed a run may still be running it. Only this host's
+    processes can be checked: another host's always may."""
+    return start.host != this_host() or process_alive(start.pid)
+
+
 def _summary(record: CheckpointRecord) -> CheckpointSummary:
     return CheckpointSummary(
         id=record.id, seq=record.seq, name=record.name, type=record.type,
@@ -166,8 +172,7 @@ def describe(journal: ExecutionStore, *, with_checkpoints: bool = True) -> Execu
         start = journal.run_start(run)
         if start is not None:
             updated = start.started_at
-            alive = start.host != this_host() or process_alive(start.pid)
-            if alive:
+            if claimant_alive(start):
                 pid = start.pid
             elif cancelled:
                 status = "cancelled"

@@ -14,8 +14,7 @@ from pydantic import Field
 
 from kitaru.journal import ExecutionStore
 from kitaru.model import Model
-from kitaru.runner import this_host
-from kitaru.status import process_alive
+from kitaru.status import claimant_alive
 
 RunEnd = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch", "running", "lost"]
 
@@ -41,8 +40,7 @@ def run_timeline(journal: ExecutionStore) -> list[RunSummary]:
     for number in journal.run_numbers():
         start, outcome = journal.run_start(number), journal.run_outcome(number)
         if outcome is None:
-            gone = (start is not None and start.host == this_host()
-                    and not process_alive(start.pid))
+            gone = start is not None and not claimant_alive(start)
             runs.append(RunSummary(run=number, reason=start.reason if start else "start",
                                    started_at=start.started_at if start else None,
                                    ended="lost" if gone else "running"))

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,14 +93,3 @@ def _refusal(text: str) -> bool:
     # The browser logs each 4xx answer the page asked for on purpose (a refused answer).
     return "Failed to load resource" in text and re.search(r"status of 4\d\d", text) is not None
 
-
-def wait_for(check: Any, timeout: float = 30.0, what: str = "") -> Any:
-    """Poll ``check()`` until it returns something true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.1)

@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.ui.browser import ROOT, chromium, dashboard, wait_for
+from tests.polling import wait_until
+from tests.ui.browser import ROOT, chromium, dashboard
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -37,21 +38,21 @@ def main() -> int:
         with dashboard() as ui, chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(ui.url)
-            page.locator('[data-testid="execution-row"] >> nth=6').wait_for()
+            page.locator('[data-testid="execution-row"] >> nth=6').wait_until()
             page.screenshot(path=str(OUT / "executions.png"))
             page.goto(f"{ui.url}#/executions/{waiting}?checkpoint=summarize")
-            wait_for(lambda: "summarized" in page.get_by_test_id(
+            wait_until(lambda: "summarized" in page.get_by_test_id(
                 "checkpoint-detail").inner_text(), what="the checkpoint detail")
-            wait_for(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
+            wait_until(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
                      what="the run's log")
             page.screenshot(path=str(OUT / "execution-waiting.png"), full_page=True)
             page.goto(f"{ui.url}#/executions/{replayed.exec_id}")
-            page.locator('[data-testid="node"] >> nth=3').wait_for()
-            wait_for(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
+            page.locator('[data-testid="node"] >> nth=3').wait_until()
+            wait_until(lambda: "run 1 ended" in page.get_by_test_id("logs").inner_text(),
                      what="the replay's log")
             page.screenshot(path=str(OUT / "replay-lineage.png"), full_page=True)
             page.goto(f"{ui.url}#/diff?a={source.exec_id}&b={replayed.exec_id}")
-            page.locator('[data-testid="diff-row"] >> nth=3').wait_for()
+            page.locator('[data-testid="diff-row"] >> nth=3').wait_until()
             page.screenshot(path=str(OUT / "diff.png"), full_page=True)
     for made in sorted(OUT.glob("*.png")):
         print(f"wrote {made.relative_to(ROOT)}")

@@ -35,24 +35,24 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _command(name: str) -> Callable[[argparse.Namespace, Any], int]:
-    """A ``kitaru.cli.commands`` function, imported when it runs (not for ``--help``)."""
+def _later(module: str, name: str) -> Callable[[argparse.Namespace, Any], int]:
+    """The command ``module.name``, imported when it runs: building the parser (and
+    ``--help``) loads no command's module."""
     def run(args: argparse.Namespace, client: Any) -> int:
-        from kitaru.cli import commands
+        import importlib
 
-        command: Callable[[argparse.Namespace, Any], int] = getattr(commands, name)
+        command: Callable[[argparse.Namespace, Any], int] = getattr(
+            importlib.import_module(module), name)
         return command(args, client)
     return run
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Any], int]:
+    return _later("kitaru.cli.commands", name)
 
 
 def _cluster_command(name: str) -> Callable[[argparse.Namespace, Any], int]:
-    """A ``kitaru.cli.cluster`` command, imported when it runs (not for ``--help``)."""
-    def run(args: argparse.Namespace, client: Any) -> int:
-        from kitaru.cli import cluster
-
-        command: Callable[[argparse.Namespace, Any], int] = getattr(cluster, name)
-        return command(args, client)
-    return run
+    return _later("kitaru.cli.cluster", name)
 
 
 def _count(text: str) -> int:
@@ -138,12 +138,6 @@ def _port(text: str) -> int:
     return number
 
 
-def _ui(args: argparse.Namespace, client: Any) -> int:
-    from kitaru.cli.ui import ui
-
-    return ui(args, client)
-
-
 def _add_ui(sub: Any, common: argparse.ArgumentParser) -> None:
     """``kitaru ui``: the dashboard."""
     from kitaru.ui import DEFAULT_PORT
@@ -157,7 +151,7 @@ def _add_ui(sub: Any, common: argparse.ArgumentParser) -> None:
     cmd.add_argument("--open", action="store_true", help="open it in a browser")
     cmd.add_argument("--read-only", action="store_true",
                      help="only look: no answers, retries, cancels or replays")
-    cmd.set_defaults(func=_ui)
+    cmd.set_defaults(func=_later("kitaru.cli.ui", "ui"))
 
 
 def _add_executions(sub: Any, common: argparse.ArgumentParser) -> None:

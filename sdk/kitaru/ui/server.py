@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -30,8 +31,6 @@ from kitaru.errors import (
     KitaruError,
     KitaruStateError,
     KitaruTimeoutError,
-    KitaruUsageError,
-    KitaruWaitValidationError,
 )
 from kitaru.planes import ControlPlane
 from kitaru.ui import views
@@ -63,11 +62,8 @@ class RequestRefusedError(Exception):
 
 
 def _status_of(exc: KitaruError) -> int:
-    if isinstance(exc, KitaruStateError | KitaruTimeoutError):
-        return 409
-    if isinstance(exc, KitaruWaitValidationError | KitaruUsageError):
-        return 400
-    return 400
+    """409 when the execution's state refuses it (not waiting, timed out), else 400."""
+    return 409 if isinstance(exc, KitaruStateError | KitaruTimeoutError) else 400
 
 
 def _query_int(request: Request, name: str, default: int, most: int) -> int:
@@ -135,16 +131,12 @@ class Dashboard:
     def api(self, read: Callable[[Request], Any]) -> Handler:
         """A reading endpoint: ``read`` runs on a worker thread (the plane blocks)."""
         async def endpoint(request: Request) -> Response:
-            from starlette.concurrency import run_in_threadpool
-
             return await self._answer(lambda: run_in_threadpool(read, request))
         return endpoint
 
     def write(self, act: Callable[[Request, dict[str, Any]], Any]) -> Handler:
         """An acting endpoint: refused without the session's token, or when read-only."""
         async def endpoint(request: Request) -> Response:
-            from starlette.concurrency import run_in_threadpool
-
             async def go() -> Any:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not hmac.compare_digest(sent.encode(), self.token.encode()):
@@ -205,8 +197,6 @@ class Dashboard:
                                    f"{quote(name, safe='')}/download")
 
     async def download(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         exec_id, name = request.path_params["exec_id"], request.path_params["name"]
         try:
             stored = await run_in_threadpool(self.plane.stored, exec_id, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kitaru.planes import ControlPlane, ExecutionRow, StoredValue
@@ -88,13 +87,3 @@ def download_name(stored: StoredValue) -> tuple[str, str]:
         return f"{stored.name}.json", "application/json"
     return f"{stored.name}.bin", "application/octet-stream"
 
-
-def parse_json_object(text: Any, what: str) -> dict[str, Any]:
-    """``text`` (already decoded JSON, or None) as an object, else a plain error."""
-    if text is None:
-        return {}
-    if isinstance(text, str):
-        text = json.loads(text)
-    if not isinstance(text, dict):
-        raise ValueError(f"{what} must be a JSON object, got {type(text).__name__}")
-    return text
