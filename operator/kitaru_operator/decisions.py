@@ -303,7 +303,7 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
     if wait is None:  # a waiting outcome always names its wait; be defensive
         return decision
     status.pending_wait = PendingWait(name=wait.name, kind=wait.kind, question=wait.question,
-                                      schema=wait.schema_, since=wait.since,
+                                      schema=wait.schema, since=wait.since,
                                       deadline=wait.deadline)
     status.waiting_on = wait.name
     # Scale to zero: no pod, not even a finished one, is kept for a waiting execution.
@@ -319,7 +319,7 @@ def _after_outcome(decision: Decision, obs: Observed, outcome: RunOutcome) -> De
         return decision
     value = obs.spec.answers[wait.name]
     try:
-        check_answer(obs.name, wait.name, wait.schema_, value)
+        check_answer(obs.name, wait.name, wait.schema, value)
     except KitaruWaitValidationError as exc:
         set_phase(decision, "Waiting", obs, reason="Waiting",
                message=f"waiting for input on {wait.name!r}")

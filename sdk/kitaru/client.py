@@ -179,7 +179,7 @@ class Executions:
                 f"{pending.deadline.isoformat(timespec='seconds')}; resume the execution to "
                 "let the flow handle the timeout"
             )
-        check_answer(exec_id, wait, pending.schema_, value)
+        check_answer(exec_id, wait, pending.schema, value)
         recorded, on_file = journal.answer(Answer(wait=wait, value=value))
         if not recorded and on_file.value != value:
             raise KitaruStateError(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from kitaru.journal import ExecutionStore, read_value_bytes
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.records import CheckpointRecord
 from kitaru.serialization import decode_plain
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from kitaru.errors import ArtifactCorruptedError, ObjectNotFoundError
 from kitaru.limits import check_name
+from kitaru.model import Model
 from kitaru.records import (
     Answer,
     ArtifactRecord,
@@ -44,7 +43,7 @@ from kitaru.stores.base import ObjectStore, sha256_hex
 #: Values whose JSON is at most this many bytes live inside their record.
 INLINE_LIMIT = 4096
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Model)
 
 
 def store_value(store: ObjectStore, encoded: Encoded) -> ValueRef:
@@ -77,8 +76,8 @@ def read_value_bytes(store: ObjectStore, ref: ValueRef) -> bytes:
     return store.get(ref.blob_key, digest=ref.digest)
 
 
-def _dump(model: BaseModel) -> bytes:
-    return model.model_dump_json(by_alias=True).encode()
+def _dump(model: Model) -> bytes:
+    return model.model_dump_json().encode()
 
 
 class ExecutionStore:

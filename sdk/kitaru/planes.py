@@ -14,12 +14,10 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import Field
-
 from kitaru.client import Artifact, KitaruClient
 from kitaru.diff import ExecutionDiff
 from kitaru.errors import KitaruError, KitaruUsageError
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.status import ExecutionInfo
 from kitaru.stores import ObjectStore
 from kitaru.timeline import RunSummary

@@ -1,4 +1,4 @@
-"""The documents an execution keeps in the store, as pydantic models.
+"""The documents an execution keeps in the store, as models (``kitaru.model``).
 
 These are the on-disk (on-bucket) format. Fields are only ever added with defaults, so
 an older journal stays readable; the golden fixtures in ``tests/golden/`` hold that line.
@@ -9,9 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
-
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.timers import utcnow
 
 RunOutcomeKind = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch"]
@@ -129,14 +127,11 @@ class WaitInfo(Model):
         default="input", description="input: waits for an answer (until an optional "
         "deadline); timer: kitaru.sleep, continues by itself at the deadline.")
     question: str | None = None
-    schema_: dict[str, Any] | None = Field(
-        default=None, alias="schema", description="JSON schema the answer must match."
-    )
+    schema: dict[str, Any] | None = Field(default=None, description="JSON schema the "
+                                          "answer must match.")
     since: datetime = Field(default_factory=utcnow)
     deadline: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    model_config = ConfigDict(populate_by_name=True)
 
 
 class ErrorInfo(Model):

@@ -15,9 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, ValidationError
-
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.records import RunOutcome
 
 #: The kubelet keeps at most this much of a termination message.
@@ -129,7 +127,7 @@ class RunReport(Model):
         trace written by FallbackToLogsOnError, an empty message)."""
         try:
             return cls.model_validate_json(text or "")
-        except (ValidationError, ValueError):
+        except ValueError:  # not JSON, or not a report (kitaru.model.ModelError)
             return None
 
 

@@ -12,11 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
-
 from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruUsageError
-from kitaru.model import Model
+from kitaru.model import Field, Model, ModelError
 
 
 class ReplayRequest(Model):
@@ -88,7 +86,7 @@ class RunEnv(Model):
                     field == "checkpoint_attempt" and value == 1):
                 continue
             if field in _JSON:
-                text = (value.model_dump_json() if isinstance(value, BaseModel)
+                text = (value.model_dump_json() if isinstance(value, Model)
                         else json.dumps(value))
             else:
                 text = str(value)
@@ -119,7 +117,7 @@ class RunEnv(Model):
                 raw[field] = text
         try:
             return cls.model_validate(raw)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            name = _NAMES.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else ""
-            raise KitaruUsageError(f"{name}: {error['msg']}") from None
+        except ModelError as exc:
+            field = str(exc.loc[0]) if exc.loc else ""
+            where = ".".join([_NAMES.get(field, field), *(str(p) for p in exc.loc[1:])])
+            raise KitaruUsageError(f"{where}: {exc.reason}") from None

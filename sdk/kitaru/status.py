@@ -15,10 +15,8 @@ import os
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
-
 from kitaru.journal import ExecutionStore, read_value_bytes
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, RunStart, WaitInfo
 from kitaru.runner import this_host
 from kitaru.serialization import decode_plain

@@ -10,10 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
-
 from kitaru.journal import ExecutionStore
-from kitaru.model import Model
+from kitaru.model import Field, Model
 from kitaru.status import claimant_alive
 
 RunEnd = Literal["succeeded", "failed", "waiting", "cancelled", "dispatch", "running", "lost"]

@@ -251,7 +251,7 @@ def test_answering_a_waiting_execution_needs_no_store_read() -> None:
         latest=waiting())).status
     known = known_from_status(waiting_status, 1, ())
     assert known is not None and known.outcome is not None and known.outcome.wait is not None
-    assert known.outcome.wait.schema_ == {"type": "boolean"}
+    assert known.outcome.wait.schema == {"type": "boolean"}
     decision = decide(observed(spec={"flowVersion": "demo-v2", "answers": {"approve": True}},
                                status=waiting_status, latest=known))
     assert decision.create_run == 2

@@ -37,11 +37,16 @@ def test_a_process_that_is_not_a_run_pod_has_no_run_env() -> None:
 
 @pytest.mark.parametrize(("environ", "message"), [
     ({"KITARU_ENTRYPOINT": "a:f", "KITARU_STORE": "s", "KITARU_EXECUTION_ID": "e",
-      "KITARU_RUN": "0"}, "KITARU_RUN: Input should be greater than or equal to 1"),
+      "KITARU_RUN": "0"}, "KITARU_RUN: must be at least 1, got 0"),
     ({"KITARU_ENTRYPOINT": "a:f", "KITARU_STORE": "s", "KITARU_EXECUTION_ID": "e",
       "KITARU_RUN": "1", "KITARU_INPUT": "{nope"}, "KITARU_INPUT is not valid JSON"),
     ({"KITARU_ENTRYPOINT": "a:f", "KITARU_EXECUTION_ID": "e", "KITARU_RUN": "1"},
-     "KITARU_STORE: Field required"),
+     "KITARU_STORE: is missing"),
+    ({"KITARU_ENTRYPOINT": "a:f", "KITARU_STORE": "s", "KITARU_EXECUTION_ID": "e",
+      "KITARU_RUN": "two"}, "KITARU_RUN: must be a whole number, got 'two'"),
+    ({"KITARU_ENTRYPOINT": "a:f", "KITARU_STORE": "s", "KITARU_EXECUTION_ID": "e",
+      "KITARU_RUN": "1", "KITARU_REPLAY": '{"source": 3}'},
+     "KITARU_REPLAY.source: must be a string, got 3"),
 ])
 def test_a_malformed_run_env_names_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(KitaruUsageError, match=message):

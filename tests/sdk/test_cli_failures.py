@@ -127,7 +127,7 @@ def test_a_damaged_record_is_named_in_one_error_line(store_uri: str, counters: P
     assert shown.returncode == 1
     assert shown.stderr == (
         f"kitaru: error: {folder.resolve().as_uri()}/journal/draft.json is damaged and cannot "
-        "be read (Invalid JSON: expected value at line 1 column 1); restore it from a backup, "
+        "be read (invalid JSON: expecting value at line 1 column 1); restore it from a backup, "
         "or remove that execution from the store\n"
     )
 
@@ -136,7 +136,8 @@ def test_a_damaged_record_is_named_in_one_error_line(store_uri: str, counters: P
     assert listing.returncode == 1
     assert listing.stderr.count("\n") == 1
     assert listing.stderr.startswith(f"kitaru: error: {folder.resolve().as_uri()}/"
-                                     "execution.json is damaged and cannot be read (exec_id:")
+                                     "execution.json is damaged and cannot be read (exec_id: must be a "
+                                     "string, got 7); ")
 
 
 def test_a_failed_run_says_why_and_exits_1(store_uri: str, counters: Path) -> None:

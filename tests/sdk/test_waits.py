@@ -21,7 +21,7 @@ def test_unanswered_wait_ends_the_run_waiting_with_question_and_schema(
     assert info.pending_wait is not None
     assert info.pending_wait.name == "approve"
     assert info.pending_wait.question == "Publish?"
-    assert info.pending_wait.schema_ == {"type": "boolean"}
+    assert info.pending_wait.schema == {"type": "boolean"}
     assert [c.id for c in info.checkpoints] == ["research", "draft"]
     with pytest.raises(KitaruStateError, match="waiting for input on 'approve'"):
         handle.wait(timeout=5)
@@ -64,7 +64,7 @@ def test_invalid_answer_is_rejected_and_the_execution_keeps_waiting(
 def test_pydantic_schema_answer_is_validated_and_typed(store_uri: str, counters: Path) -> None:
     handle = review_flow.run(topic="moss")
     client = KitaruClient()
-    schema = client.executions.get(handle.exec_id).pending_wait.schema_  # type: ignore[union-attr]
+    schema = client.executions.get(handle.exec_id).pending_wait.schema  # type: ignore[union-attr]
     assert schema is not None and schema["required"] == ["approved"]
 
     with pytest.raises(KitaruWaitValidationError, match="'approved' is a required property"):

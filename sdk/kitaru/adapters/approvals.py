@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
-
-from kitaru.model import Model
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class ToolDecision(Model):
-    """An answer to one tool approval: approve, or reject with a message for the model."""
+class ToolDecision(BaseModel):
+    """An answer to one tool approval: approve, or reject with a message for the model.
+
+    A pydantic model (the adapters' harnesses load pydantic anyway): it is a wait's
+    schema, checked by pydantic like any user type."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -32,7 +32,7 @@ def _json_arg(text: str, what: str) -> Any:
 
 def _emit(args: argparse.Namespace, info: ExecutionInfo, summary: str) -> None:
     if args.output == "json":
-        print(info.model_dump_json(by_alias=True, indent=2))
+        print(info.model_dump_json(indent=2))
     else:
         print(summary)
 
@@ -80,7 +80,7 @@ def list_executions(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru executions list``: executions, newest first."""
     infos = client.executions.list(flow=args.flow, status=args.status, limit=args.limit)
     if args.output == "json":
-        print(json.dumps([json.loads(i.model_dump_json(by_alias=True)) for i in infos], indent=2))
+        print(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
     elif not infos:
         which = (f" of flow {args.flow!r}" if args.flow else "") + (
             f" with status {args.status}" if args.status else "")
@@ -96,7 +96,7 @@ def get(args: argparse.Namespace, client: KitaruClient) -> int:
     """``kitaru executions get``: one execution and its checkpoints."""
     info = client.executions.get(args.exec_id)
     if args.output == "json":
-        print(info.model_dump_json(by_alias=True, indent=2))
+        print(info.model_dump_json(indent=2))
     else:
         print_info(info)
     return 0

@@ -11,8 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from pydantic import ValidationError
-
+from kitaru.model import ModelError
 from kitaru.stores.base import Data, ObjectStore
 
 
@@ -51,17 +50,14 @@ class ReadTrail(ObjectStore):
         self.inner.delete(key)
 
 
-def _reason(exc: ValidationError | json.JSONDecodeError) -> str:
+def _reason(exc: ModelError | json.JSONDecodeError) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON: {exc.msg} at character {exc.pos}"
-    errors = exc.errors()
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"])
-    reason = f"{where}: {first['msg']}" if where else first["msg"]
-    return reason + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    where = ".".join(str(part) for part in exc.loc)
+    return f"{where}: {exc.reason}" if where else exc.reason
 
 
-def damaged_record(trail: ReadTrail, exc: ValidationError | json.JSONDecodeError) -> str | None:
+def damaged_record(trail: ReadTrail, exc: ModelError | json.JSONDecodeError) -> str | None:
     """Return a message naming the object that failed to parse, if one was read."""
     if trail.last_read is None:
         return None

@@ -23,11 +23,10 @@ def _refuse(message: str) -> int:
 def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     # The client and the store, once the command is known (`--help` needs neither).
-    from pydantic import ValidationError
-
     from kitaru.cli.damage import ReadTrail, damaged_record
     from kitaru.cli.loading import FlowImportError
     from kitaru.client import KitaruClient
+    from kitaru.model import ModelError
     from kitaru.stores import open_store
 
     if args.output == "yaml" and not (args.group == "deploy" and args.dry_run):
@@ -43,7 +42,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         return _refuse(str(exc))
     except KitaruError as exc:
         return _refuse(str(exc))
-    except (ValidationError, json.JSONDecodeError) as exc:
+    except (ModelError, json.JSONDecodeError) as exc:
         message = damaged_record(trail, exc)
         if message is None:
             raise

@@ -53,7 +53,7 @@ def print_info(info: ExecutionInfo) -> None:
     if info.pending_wait and info.status == "waiting":
         wait = info.pending_wait
         print(f"waiting on:  {wait.name}" + (f" ({wait.question})" if wait.question else ""))
-        print(f"schema:      {json.dumps(wait.schema_) if wait.schema_ else 'any value'}")
+        print(f"schema:      {json.dumps(wait.schema) if wait.schema else 'any value'}")
         print(f"answer with: kitaru executions input {info.exec_id} --wait {wait.name} "
               "--value <json>")
     if info.error:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from kitaru.cluster.api import GROUP, VERSION, Cluster, k8s_name
 from kitaru.errors import KitaruUsageError
-from kitaru.model import Model
+from kitaru.model import Field, Model
 
 API_VERSION = f"{GROUP}/{VERSION}"
 

@@ -39,7 +39,7 @@ def _matches(row: ExecutionRow, flow: str | None, status: str | None, waiting: b
 def execution(plane: ControlPlane, exec_id: str) -> dict[str, Any]:
     """One execution: its summary and checkpoints, its runs, and its lineage graph."""
     info = plane.get(exec_id)
-    document = info.model_dump(mode="json", by_alias=True)
+    document = info.model_dump(mode="json")
     for summary, shown in zip(info.checkpoints, document["checkpoints"], strict=True):
         shown["duration_s"] = (
             (summary.finished_at - summary.started_at).total_seconds()
