@@ -21,14 +21,11 @@ from kitaru.errors import (
     KitaruUsageError,
     ObjectNotFoundError,
 )
-from kitaru.flow import start_replay
 from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
-from kitaru.launch import launch_run
 from kitaru.records import Answer, ValueRef, WaitInfo
-from kitaru.runner import this_host
 from kitaru.serialization import decode, decode_plain
-from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome
+from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome, this_host
 from kitaru.stores import ObjectStore, open_store
 from kitaru.timeline import RunSummary, run_timeline
 from kitaru.timers import now
@@ -46,6 +43,13 @@ _OWN_PROCESS_REASONS = ("input", "retry", "resume", "replay", "abort")
 
 def _open(store: str | ObjectStore | None) -> ObjectStore:
     return store if isinstance(store, ObjectStore) else open_store(store)
+
+
+def _launch(journal: ExecutionStore, *, reason: str) -> None:
+    """Start the execution's next run in a process of its own (see kitaru.launch)."""
+    from kitaru.launch import launch_run  # here: subprocess is for the commands that start runs
+
+    launch_run(journal, reason=reason)
 
 
 class Executions:
@@ -186,14 +190,14 @@ class Executions:
                 f"execution {exec_id}: wait {wait!r} was already answered with "
                 f"{on_file.value!r}; an accepted answer is final"
             )
-        launch_run(journal, reason="input")
+        _launch(journal, reason="input")
         return FlowHandle(journal)
 
     def abort_wait(self, exec_id: str, *, wait: str) -> FlowHandle:
         """Abort a wait: the flow's ``wait()`` raises and the execution fails."""
         journal, _ = self._pending(exec_id, wait)
         journal.answer(Answer(wait=wait, aborted=True))
-        launch_run(journal, reason="abort")
+        _launch(journal, reason="abort")
         return FlowHandle(journal)
 
     def retry(self, exec_id: str) -> FlowHandle:
@@ -204,7 +208,7 @@ class Executions:
             raise KitaruStateError(
                 f"execution {exec_id} is {info.status}; only a failed execution can be retried"
             )
-        launch_run(journal, reason="retry")
+        _launch(journal, reason="retry")
         return FlowHandle(journal)
 
     def resume(self, exec_id: str) -> FlowHandle:
@@ -225,7 +229,7 @@ class Executions:
                 f"execution {exec_id} is {info.status} with no answered or timed-out wait to "
                 "resume; answer it with input(), or retry() a failed execution"
             )
-        launch_run(journal, reason="resume")
+        _launch(journal, reason="resume")
         return FlowHandle(journal)
 
     def resume_due(self) -> builtins.list[str]:
@@ -239,7 +243,7 @@ class Executions:
             journal = self._journal(info.exec_id)
             if wait.name in journal.answers():
                 continue  # answered: its run was started by input()
-            launch_run(journal, reason="timer" if wait.kind == "timer" else "timeout")
+            _launch(journal, reason="timer" if wait.kind == "timer" else "timeout")
             resumed.append(info.exec_id)
         return resumed
 
@@ -281,9 +285,11 @@ class Executions:
         skip: tuple[str, ...] | builtins.list[str] = (),
     ) -> FlowHandle:
         """Start a replay of ``exec_id`` in a new process; see ``Flow.replay``."""
+        from kitaru.flow import start_replay
+
         handle = start_replay(self._journal(exec_id), at=at, overrides=overrides or {},
                               skip=skip)
-        launch_run(ExecutionStore(self._store, handle.exec_id), reason="replay")
+        _launch(ExecutionStore(self._store, handle.exec_id), reason="replay")
         return handle
 
 

@@ -212,7 +212,22 @@ class Model:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._slots = None
-        dataclasses.dataclass(kw_only=True)(cls)
+        # Only __init__ is generated per class (each generated method costs the import
+        # an exec); equality and repr are the base's.
+        dataclasses.dataclass(kw_only=True, repr=False, eq=False)(cls)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(self))  # type: ignore[arg-type]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as dataclasses with eq are
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
+                          for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{type(self).__name__}({shown})"
 
     @classmethod
     def _fields(cls) -> list[_Slot]:

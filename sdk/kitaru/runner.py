@@ -16,7 +16,6 @@ import contextvars
 import inspect
 import io
 import os
-import socket
 import sys
 import time
 import traceback
@@ -44,6 +43,7 @@ from kitaru.lineage import content_digest
 from kitaru.logstream import LogStreamer
 from kitaru.records import ErrorInfo, RunOutcome, RunProgress, RunStart
 from kitaru.serialization import decode, encode
+from kitaru.status import this_host
 from kitaru.waits import WaitSuspend
 
 
@@ -60,11 +60,6 @@ class _Tee(io.TextIOBase):
 
     def flush(self) -> None:
         self._real.flush()
-
-
-def this_host() -> str:
-    """The name runs record as their host (pid liveness is only checked on it)."""
-    return os.environ.get("KITARU_HOST") or socket.gethostname()
 
 
 def claim_run(journal: ExecutionStore, run: int, *, reason: str, pid: int | None = None) -> bool:

@@ -44,8 +44,9 @@ from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
 from kitaru.report import RunReport
 from kitaru.runenv import RunEnv
-from kitaru.runner import claim_run, execute_run, this_host
+from kitaru.runner import claim_run, execute_run
 from kitaru.serialization import encode
+from kitaru.status import this_host
 from kitaru.stores import open_store
 from kitaru.stores.retry import run_policy
 

@@ -18,12 +18,12 @@ from typing import Any
 from kitaru.journal import ExecutionStore, read_value_bytes
 from kitaru.model import Field, Model
 from kitaru.records import CheckpointRecord, ErrorInfo, RunOutcome, RunStart, WaitInfo
-from kitaru.runner import this_host
 from kitaru.serialization import decode_plain
 from kitaru.statuses import STATUSES, Status
 
 __all__ = ["STATUSES", "CheckpointSummary", "ExecutionInfo", "Status", "UsageTotals",
-           "claimant_alive", "describe", "latest_outcome", "process_alive", "usage_totals"]
+           "claimant_alive", "describe", "latest_outcome", "process_alive", "this_host",
+           "usage_totals"]
 
 
 class CheckpointSummary(Model):
@@ -99,6 +99,17 @@ class ExecutionInfo(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     usage: UsageTotals | None = Field(default=None, description="Model tokens and cost, "
                                       "added up over the checkpoints.")
+
+
+def this_host() -> str:
+    """The name runs record as their host (pid liveness is only checked on it)."""
+    if os.environ.get("KITARU_HOST"):
+        return os.environ["KITARU_HOST"]
+    if hasattr(os, "uname"):
+        return os.uname().nodename  # what socket.gethostname() returns, without socket
+    import socket
+
+    return socket.gethostname()
 
 
 def process_alive(pid: int) -> bool:

@@ -9,6 +9,7 @@ new run, which replays the journal and gets the answer from this call.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from kitaru.errors import (
     KitaruWaitValidationError,
 )
 from kitaru.limits import check_name
+from kitaru.schema_check import verdict
 from kitaru.timers import now
 
 # The engine and pydantic are imported when a wait is reached in a run.
@@ -38,10 +40,31 @@ class WaitSuspend(BaseException):
         self.info = info
 
 
+#: The plain types a wait is most often given, with the JSON schema pydantic gives each
+#: and the values its strict validation accepts: a resumed run gets their answers
+#: without importing pydantic. (``tests/sdk/test_waits.py`` compares both with pydantic.)
+_PLAIN: dict[Any, tuple[dict[str, Any], Callable[[Any], bool]]] = {
+    bool: ({"type": "boolean"}, lambda v: isinstance(v, bool)),
+    str: ({"type": "string"}, lambda v: isinstance(v, str)),
+    int: ({"type": "integer"}, lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ({"type": "number"}, lambda v: isinstance(v, float)),
+}
+
+
+def _plain(schema: Any) -> tuple[dict[str, Any], Callable[[Any], bool]] | None:
+    try:
+        return _PLAIN.get(schema)
+    except TypeError:  # an unhashable schema is not a plain type
+        return None
+
+
 def schema_of(schema: Any) -> dict[str, Any] | None:
     """Return the JSON schema of a wait's ``schema`` argument (None for a plain gate)."""
     if schema is None:
         return None
+    plain = _plain(schema)
+    if plain is not None:
+        return dict(plain[0])
     from pydantic import TypeAdapter
 
     try:
@@ -61,9 +84,11 @@ def check_answer(exec_id: str, wait: str, schema: dict[str, Any] | None, value: 
         KitaruWaitValidationError: naming the execution, the wait, what was expected and
             the value received.
     """
-    if schema is None:
+    if schema is None or verdict(schema, value) is True:
         return
-    import jsonschema  # here: it takes longer to import than the rest of kitaru
+    # Refused, or a schema the quick check does not know: jsonschema decides, and words
+    # the refusal. Imported here: it takes longer to import than the rest of kitaru.
+    import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
@@ -118,8 +143,6 @@ def wait(
         KitaruExecutionError: The wait was aborted.
         KitaruTimeoutError: The timeout passed with no answer.
     """
-    from pydantic import TypeAdapter, ValidationError
-
     from kitaru.context import current_scope, require_run
     from kitaru.lineage import content_digest
     from kitaru.records import WaitInfo
@@ -145,7 +168,10 @@ def wait(
                 origin="user_code", error_type="WaitAborted",
             )
         value = answer.value
-        if schema is not None:
+        plain = _plain(schema)
+        if schema is not None and not (plain is not None and plain[1](value)):
+            from pydantic import TypeAdapter, ValidationError
+
             try:
                 value = TypeAdapter(schema).validate_json(json.dumps(answer.value), strict=True)
             except ValidationError as exc:

@@ -136,8 +136,8 @@ def test_a_damaged_record_is_named_in_one_error_line(store_uri: str, counters: P
     assert listing.returncode == 1
     assert listing.stderr.count("\n") == 1
     assert listing.stderr.startswith(f"kitaru: error: {folder.resolve().as_uri()}/"
-                                     "execution.json is damaged and cannot be read (exec_id: must be a "
-                                     "string, got 7); ")
+                                     "execution.json is damaged and cannot be read "
+                                     "(exec_id: must be a string, got 7); ")
 
 
 def test_a_failed_run_says_why_and_exits_1(store_uri: str, counters: Path) -> None:

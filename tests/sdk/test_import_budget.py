@@ -48,10 +48,15 @@ def test_defining_flows_and_the_cli_parser_load_none_of_them_either() -> None:
     assert sorted(loaded_after("import tests.sdk.sample_flows") & set(HEAVY)) == []
 
 
-def test_jsonschema_is_loaded_when_an_answer_is_checked() -> None:
-    loaded = loaded_after("from kitaru.waits import check_answer\n"
-                          "check_answer('e', 'ok', {'type': 'boolean'}, True)")
-    assert "jsonschema" in loaded
+def test_jsonschema_is_loaded_only_to_refuse_an_answer() -> None:
+    accepted = loaded_after("from kitaru.waits import check_answer\n"
+                            "check_answer('e', 'ok', {'type': 'boolean'}, True)")
+    assert sorted(accepted & {"jsonschema", "pydantic"}) == []
+    refused = loaded_after("from kitaru.waits import check_answer\n"
+                           "from kitaru.errors import KitaruWaitValidationError\n"
+                           "try:\n    check_answer('e', 'ok', {'type': 'boolean'}, 'yes')\n"
+                           "except KitaruWaitValidationError as exc:\n    print(exc)")
+    assert "jsonschema" in refused
 
 
 @pytest.mark.parametrize(("module", "own"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,22 @@ def test_cancel_of_a_waiting_execution(store_uri: str, counters: Path) -> None:
     assert handle.status == "cancelled"
     with pytest.raises(KitaruStateError, match="cancelled, not waiting"):
         client.executions.input(handle.exec_id, wait="approve", value=True)
+
+
+@pytest.mark.parametrize("plain", [bool, str, int, float])
+@pytest.mark.parametrize("answer", [True, False, 0, 3, -2, 2.5, 1.0, "yes", "", None, [1], {}])
+def test_plain_wait_types_give_pydantics_schema_and_accept_what_it_accepts(
+        plain: type, answer: object) -> None:
+    """bool, str, int and float waits skip pydantic in a resumed run: the schema they
+    record and the recorded answers they take as they are must be pydantic's."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from kitaru.waits import _PLAIN, schema_of
+
+    assert schema_of(plain) == TypeAdapter(plain).json_schema()
+    try:
+        strict = TypeAdapter(plain).validate_json(json.dumps(answer), strict=True)
+    except ValidationError:
+        strict = ValidationError
+    if _PLAIN[plain][1](answer):  # taken as it is: pydantic takes it, unchanged
+        assert strict == answer and type(strict) is type(answer)

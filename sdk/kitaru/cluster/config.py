@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 
 from kitaru.errors import KitaruUsageError
@@ -32,10 +31,16 @@ def read() -> dict[str, str]:
     """The file's settings ({} when there is none)."""
     where = path()
     try:
-        data = tomllib.loads(where.read_text())
+        text = where.read_text()
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise KitaruUsageError(f"config file {where}: {exc}") from None
+    import tomllib  # here: most commands run with no config file
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise KitaruUsageError(f"config file {where}: {exc}") from None
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()
             if k in KEYS}

@@ -13,7 +13,6 @@ complete winning bytes or nothing, never a partial object. Journal records rely 
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -69,6 +68,8 @@ def check_options(uri: str, options: Mapping[str, str], valid: tuple[str, ...]) 
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:
     """Return the hex sha256 digest of ``data``."""
+    import hashlib  # here: OpenSSL takes a while to load, and listing never hashes
+
     return hashlib.sha256(data).hexdigest()
 
 
@@ -84,6 +85,8 @@ class DigestCheckingReader(io.RawIOBase):
         self._inner = inner
         self._expected = digest
         self._where = where
+        import hashlib
+
         self._hash = hashlib.sha256()
         self._checked = False
 
