@@ -45,11 +45,14 @@ def _open(store: str | ObjectStore | None) -> ObjectStore:
     return store if isinstance(store, ObjectStore) else open_store(store)
 
 
-def _launch(journal: ExecutionStore, *, reason: str) -> None:
-    """Start the execution's next run in a process of its own (see kitaru.launch)."""
-    from kitaru.launch import launch_run  # here: subprocess is for the commands that start runs
+def _launcher() -> Callable[..., int]:
+    """``kitaru.launch.launch_run``, which starts an execution's next run in a process of
+    its own, with its setting (``KITARU_LAUNCH``) checked now: before the caller records
+    anything, so a bad setting loses no answer."""
+    from kitaru.launch import check_setting, launch_run  # here: only these commands launch
 
-    launch_run(journal, reason=reason)
+    check_setting()
+    return launch_run
 
 
 class Executions:
@@ -171,6 +174,7 @@ class Executions:
                 execution stays waiting and can be answered again.
             KitaruStateError: The execution is not waiting, or the wait was answered.
         """
+        launch = _launcher()
         journal, pending = self._pending(exec_id, wait)
         if pending.kind == "timer":
             raise KitaruStateError(
@@ -190,14 +194,15 @@ class Executions:
                 f"execution {exec_id}: wait {wait!r} was already answered with "
                 f"{on_file.value!r}; an accepted answer is final"
             )
-        _launch(journal, reason="input")
+        launch(journal, reason="input")
         return FlowHandle(journal)
 
     def abort_wait(self, exec_id: str, *, wait: str) -> FlowHandle:
         """Abort a wait: the flow's ``wait()`` raises and the execution fails."""
+        launch = _launcher()
         journal, _ = self._pending(exec_id, wait)
         journal.answer(Answer(wait=wait, aborted=True))
-        _launch(journal, reason="abort")
+        launch(journal, reason="abort")
         return FlowHandle(journal)
 
     def retry(self, exec_id: str) -> FlowHandle:
@@ -208,7 +213,7 @@ class Executions:
             raise KitaruStateError(
                 f"execution {exec_id} is {info.status}; only a failed execution can be retried"
             )
-        _launch(journal, reason="retry")
+        _launcher()(journal, reason="retry")
         return FlowHandle(journal)
 
     def resume(self, exec_id: str) -> FlowHandle:
@@ -229,12 +234,13 @@ class Executions:
                 f"execution {exec_id} is {info.status} with no answered or timed-out wait to "
                 "resume; answer it with input(), or retry() a failed execution"
             )
-        _launch(journal, reason="resume")
+        _launcher()(journal, reason="resume")
         return FlowHandle(journal)
 
     def resume_due(self) -> builtins.list[str]:
         """Continue every waiting execution whose timer or wait deadline has passed, each
         in a new process; return their ids. Nothing else wakes them locally."""
+        launch = _launcher()
         resumed = []
         for info in self.list(status="waiting"):
             wait = info.pending_wait
@@ -243,7 +249,7 @@ class Executions:
             journal = self._journal(info.exec_id)
             if wait.name in journal.answers():
                 continue  # answered: its run was started by input()
-            _launch(journal, reason="timer" if wait.kind == "timer" else "timeout")
+            launch(journal, reason="timer" if wait.kind == "timer" else "timeout")
             resumed.append(info.exec_id)
         return resumed
 
@@ -287,9 +293,10 @@ class Executions:
         """Start a replay of ``exec_id`` in a new process; see ``Flow.replay``."""
         from kitaru.flow import start_replay
 
+        launch = _launcher()
         handle = start_replay(self._journal(exec_id), at=at, overrides=overrides or {},
                               skip=skip)
-        _launch(ExecutionStore(self._store, handle.exec_id), reason="replay")
+        launch(ExecutionStore(self._store, handle.exec_id), reason="replay")
         return handle
 
 

@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.execution or args.run < 1:
         parser.error("needs --execution and --run (or KITARU_EXECUTION_ID and KITARU_RUN)")
+    return run_when_claimed(args.store, args.execution, args.run, None)
+
+
+def run_when_claimed(store_uri: str | None, exec_id: str, run: int,
+                     claimed: Callable[[], bool] | None) -> int:
+    """Run ``run`` once ``claimed()`` says its launcher claimed it for this process (by
+    default: once the claim naming this process is in the store); return the exit code.
+    A forked run (``kitaru.launch``) comes in here."""
     try:
-        return _run(args.store, args.execution, args.run)
+        return _run(store_uri, exec_id, run, claimed)
     except _PASSING as exc:
         # Not the flow's fault and not final: the run ends like a lost pod, and its report
         # says why, so the operator starts a new run once the store answers again (or once
         # refused credentials are fixed in their Secret: a rotated key is not final).
-        print(f"kitaru: run {args.run} of {args.execution} stopped: {exc}", file=sys.stderr)
+        print(f"kitaru: run {run} of {exec_id} stopped: {exc}", file=sys.stderr)
         _write_termination_message(
-            RunReport.failure(args.run, exc, origin="infrastructure").message())
+            RunReport.failure(run, exc, origin="infrastructure").message())
         return EXIT_STORE_UNAVAILABLE
 
 
@@ -134,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 _PASSING = (StoreUnavailableError, StorePermissionError)
 
 
-def _run(store_uri: str | None, exec_id: str, run: int) -> int:
+def _run(store_uri: str | None, exec_id: str, run: int,
+         claimed: Callable[[], bool] | None) -> int:
     try:
         try:
             retry = run_policy()
@@ -144,7 +154,7 @@ def _run(store_uri: str | None, exec_id: str, run: int) -> int:
         env = RunEnv.from_environ(os.environ)
         if env is not None:
             _prepare_from_env(journal, env)
-        elif not _wait_for_claim(journal, run):
+        elif not (claimed() if claimed is not None else _wait_for_claim(journal, run)):
             return 0  # another launcher won this run number; nothing to do
     except _PASSING:
         raise

@@ -575,3 +575,20 @@ def long_flow(steps: int) -> int:
     total = sum(tiny_step(i) for i in range(steps))
     kitaru.wait(name="done", schema=bool)
     return total
+
+
+@checkpoint
+def held_step(text: str) -> str:
+    """Notes its pid and waits for the test to release it."""
+    bump("held_step")
+    gate("held-started").write_text(str(os.getpid()))
+    while not gate("held-release").exists():
+        time.sleep(0.05)
+    return text.upper()
+
+
+@flow
+def wait_then_hold(topic: str) -> str:
+    notes = research(topic)
+    go = kitaru.wait(name="go", schema=bool)
+    return held_step(notes["summary"]) if go else "stopped"
