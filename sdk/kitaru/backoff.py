@@ -8,13 +8,11 @@ same numbers mean the same thing everywhere. Sleeping and the clock stay with th
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(NamedTuple):
     """Delays that double from ``base`` up to ``cap``.
 
     Args:
@@ -26,7 +24,7 @@ class Backoff:
 
     base: float
     cap: float
-    jitter: Callable[[], float] | None = field(default=None, compare=False)
+    jitter: Callable[[], float] | None = None
 
     def delay(self, failures: int) -> float:
         """The delay after failure number ``failures`` (1-based)."""
@@ -36,4 +34,10 @@ class Backoff:
     @classmethod
     def jittered(cls, base: float, cap: float) -> Backoff:
         """A backoff with full jitter from :func:`random.random`."""
-        return cls(base, cap, random.random)
+        return cls(base, cap, _random)
+
+
+def _random() -> float:
+    import random  # here: most processes never back off
+
+    return random.random()

@@ -20,7 +20,6 @@ import hashlib
 import inspect
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -385,11 +384,6 @@ def _from_cache(ctx: RunContext, cp: Checkpoint[..., Any], key: str) -> ValueRef
         return None
     ctx.log_event(f"checkpoint {cp.name}: cache hit, body not run")
     return ValueRef.model_validate(doc)
-
-
-def is_async(fn: Callable[..., Any]) -> bool:
-    """Whether calling ``fn`` returns a coroutine (``async def``)."""
-    return inspect.iscoroutinefunction(fn)
 
 
 async def run_async(ctx: RunContext, call: CallPlan) -> Any:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import itertools
+import types
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
@@ -27,6 +27,7 @@ from kitaru.limits import MAX_RETRY_DELAY, check_name
 # The engine (kitaru.calls, kitaru.context) is imported where a checkpoint is called in a
 # run, not where one is defined.
 if TYPE_CHECKING:
+    import inspect
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from kitaru.context import RunContext
@@ -39,6 +40,20 @@ Runtime = Literal["inline", "isolated"]
 DEFAULT_RETRY_DELAY = 1.0
 __all__ = ["DEFAULT_RETRY_DELAY", "MAX_RETRY_DELAY", "Checkpoint", "CheckpointFuture",
            "checkpoint"]
+
+
+#: The code flag of an ``async def`` function (``inspect.CO_COROUTINE``).
+_CO_COROUTINE = 0x80
+
+
+def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` returns a coroutine, as ``inspect.iscoroutinefunction``
+    tells it (bound methods and ``functools.partial`` looked through), without inspect."""
+    fn = getattr(fn, "__func__", fn)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    code = getattr(fn, "__code__", None) if isinstance(fn, types.FunctionType) else None
+    return code is not None and bool(code.co_flags & _CO_COROUTINE)
 
 
 class CheckpointFuture(Generic[R]):
@@ -121,9 +136,16 @@ class Checkpoint(Generic[P, R]):
         self.cache = cache
         self.pickle = pickle
         self.resources = resources
-        self.signature = inspect.signature(fn)
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async = is_coroutine_function(fn)
         functools.update_wrapper(self, fn)
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        """The function's signature, read when a call is first bound: a module that only
+        defines checkpoints does not import inspect (and its ast, dis and tokenize)."""
+        import inspect
+
+        return inspect.signature(self.fn)
 
     def __repr__(self) -> str:
         return f"<checkpoint {self.name}>"

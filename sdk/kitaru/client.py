@@ -12,8 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kitaru.errors import (
     KitaruStateError,
@@ -300,8 +299,7 @@ class Executions:
         return handle
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(NamedTuple):
     """A stored value: a checkpoint's result or a named artifact from ``kitaru.save``."""
 
     id: str

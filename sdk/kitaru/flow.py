@@ -10,7 +10,6 @@ module (a script's flows are imported by the script's file name).
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import sys
 import time
@@ -25,6 +24,8 @@ from kitaru.serialization.names import import_type, script_module_name, use_flow
 # The engine is imported where a flow starts, not where one is defined: a flow module's
 # decorators (and `import kitaru`) load none of it.
 if TYPE_CHECKING:
+    import inspect
+
     from kitaru.context import RunContext
     from kitaru.handle import FlowHandle
     from kitaru.journal import ExecutionStore
@@ -133,8 +134,14 @@ class Flow(Generic[P, R]):
         self.pickle = pickle
         self.max_concurrency = max_concurrency
         self._store = store
-        self._signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        # Read when the flow is first started: defining flows does not import inspect.
+        import inspect
+
+        return inspect.signature(self.fn)
 
     def __repr__(self) -> str:
         return f"<flow {self.name}>"
@@ -329,6 +336,8 @@ def start_replay(
     ``flow_fn``, when at hand, lets an override of an input the source took by default
     be told apart from a typo.
     """
+    import inspect
+
     from kitaru.handle import FlowHandle
     from kitaru.journal import ExecutionStore
     from kitaru.replay import plan_replay

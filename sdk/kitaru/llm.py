@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kitaru.artifacts import log, save
 from kitaru.checkpoint import Checkpoint
@@ -40,8 +39,7 @@ USAGE_KEY = "kitaru.usage"
 _PROVIDERS = ("openai", "azure", "ollama", "openrouter", "anthropic")
 
 
-@dataclass(frozen=True)
-class Ask:
+class Ask(NamedTuple):
     """What one call asks of a model."""
 
     prompt: str
@@ -50,8 +48,7 @@ class Ask:
     max_tokens: int | None = None
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """What a provider answered, in the provider-neutral terms the record keeps."""
 
     text: str

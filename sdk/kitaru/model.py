@@ -1,5 +1,5 @@
-"""The base of Kitaru's own documents and summaries: typed dataclasses read from JSON
-and written back, without pydantic.
+"""The base of Kitaru's own documents and summaries: typed records read from JSON and
+written back, without pydantic.
 
 Why not pydantic: every CLI command, resumed run and run pod is a fresh process, and
 importing pydantic and building its models costs such a process more than the rest of
@@ -9,7 +9,8 @@ with an error that names the document and the field, not a general validator. Th
 values users pass through Kitaru (flow inputs, checkpoint values, wait answers) are
 still checked by pydantic where their types are pydantic's.
 
-A model is a keyword-only dataclass with the part of pydantic's model API Kitaru uses:
+A model is a keyword-only record class (typed as a dataclass is, through
+``dataclass_transform``) with the part of pydantic's model API Kitaru uses:
 ``model_validate``, ``model_validate_json``, ``model_dump``, ``model_dump_json`` and
 ``model_copy``. Reading checks every field against its annotation (``str``, ``int``,
 ``float``, ``bool``, ``datetime``, ``Literal``, ``X | None``, ``list``, ``dict``, nested
@@ -19,8 +20,6 @@ readable. Unlike pydantic, constructing a model in code does not check it: mypy 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import types
 import typing
@@ -49,17 +48,34 @@ class ModelError(ValueError):
         super().__init__(f"{model}: {where}: {reason}" if where else f"{model}: {reason}")
 
 
+_MISSING: Any = object()
+
+
+class FieldSpec:
+    """What :func:`Field` declares about a field (kept as the class's ``__kitaru_fields__``)."""
+
+    __slots__ = ("default", "default_factory", "description", "ge")
+
+    def __init__(self, default: Any = _MISSING, default_factory: Callable[[], Any] | Any =
+                 _MISSING, description: str | None = None, ge: int | None = None) -> None:
+        self.default, self.default_factory = default, default_factory
+        self.description, self.ge = description, ge
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING and self.default_factory is _MISSING
+
+
 def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
-    default: Any = dataclasses.MISSING,
+    default: Any = _MISSING,
     *,
-    default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+    default_factory: Callable[[], Any] | Any = _MISSING,
     description: str | None = None,
     ge: int | None = None,
 ) -> Any:
     """A field with a default, a description (for readers of the code and the docs) and
     optionally a lower bound ``ge`` that reading checks."""
-    return dataclasses.field(default=default, default_factory=default_factory,
-                             metadata={"description": description, "ge": ge})
+    return FieldSpec(default, default_factory, description, ge)
 
 
 class _ShapeError(Exception):
@@ -177,12 +193,11 @@ def _decoder(hint: Any) -> _Decode:
     raise TypeError(f"kitaru.model cannot read fields of type {hint!r}")
 
 
-@dataclasses.dataclass(frozen=True)
 class _Slot:
-    name: str
-    decode: _Decode
-    required: bool
-    ge: int | None
+    __slots__ = ("decode", "ge", "name", "required")
+
+    def __init__(self, name: str, decode: _Decode, required: bool, ge: int | None) -> None:
+        self.name, self.decode, self.required, self.ge = name, decode, required, ge
 
 
 def _encode(value: Any, mode: Literal["python", "json"], exclude_none: bool) -> Any:
@@ -199,35 +214,89 @@ def _encode(value: Any, mode: Literal["python", "json"], exclude_none: bool) -> 
     return value
 
 
-@dataclass_transform(kw_only_default=True, field_specifiers=(Field, dataclasses.field))
+@dataclass_transform(kw_only_default=True, field_specifiers=(Field,))
 class Model:
-    """A keyword-only dataclass read from and written to JSON; see the module's doc.
+    """A keyword-only record read from and written to JSON; see the module's doc.
 
-    A subclass sets ``forbid_extra = True`` to refuse keys it does not know.
+    Fields are the class's annotations, with :func:`Field` or a plain value as their
+    default, inherited fields first.
     """
 
-    forbid_extra: ClassVar[bool] = False
+    __kitaru_fields__: ClassVar[dict[str, FieldSpec]] = {}
     _slots: ClassVar[list[_Slot] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Not a dataclass: dataclasses imports inspect (and ast, dis, tokenize), which
+        # costs every command more than all of these classes together.
         super().__init_subclass__(**kwargs)
+        fields = dict(cls.__kitaru_fields__)
+        # The class's own annotations (inspect.get_annotations would import inspect).
+        own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063
+        for name, annotation in own.items():
+            if str(annotation).startswith(("ClassVar", "typing.ClassVar")):
+                continue
+            declared = cls.__dict__.get(name, _MISSING)
+            spec = declared if isinstance(declared, FieldSpec) else FieldSpec(declared)
+            if isinstance(spec.default, list | dict | set):
+                raise TypeError(f"{cls.__name__}.{name}: a mutable default is shared by "
+                                "every instance; use Field(default_factory=...)")
+            if spec.default is _MISSING and name in cls.__dict__:
+                delattr(cls, name)  # a Field without a default: not a class attribute
+            elif isinstance(declared, FieldSpec):
+                setattr(cls, name, spec.default)
+            fields[name] = spec
+        cls.__kitaru_fields__ = fields
         cls._slots = None
-        # Only __init__ is generated per class (each generated method costs the import
-        # an exec); equality and repr are the base's.
-        dataclasses.dataclass(kw_only=True, repr=False, eq=False)(cls)
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).__kitaru_fields__
+        unknown = values.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}")
+        state = self.__dict__
+        for name, spec in fields.items():
+            if name in values:
+                state[name] = values[name]
+            elif spec.default is not _MISSING:
+                state[name] = spec.default
+            elif spec.default_factory is not _MISSING:
+                state[name] = spec.default_factory()
+            else:
+                raise TypeError(f"{type(self).__name__}() missing keyword argument {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name)
-                   for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return all(getattr(self, name) == getattr(other, name)
+                   for name in self.__kitaru_fields__)
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, as dataclasses with eq are
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's models are
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
-                          for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__kitaru_fields__)
         return f"{type(self).__name__}({shown})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """How pydantic validates, serializes and describes the model when it meets one
+        (an MCP tool's result, a FastAPI response): as the object of its fields."""
+        from pydantic_core import core_schema as cs
+
+        hints = typing.get_type_hints(cls)
+        shape = cs.typed_dict_schema({
+            name: cs.typed_dict_field(handler.generate_schema(hints[name]),
+                                      required=spec.required)
+            for name, spec in cls.__kitaru_fields__.items()})
+        made = cs.no_info_after_validator_function(lambda fields: cls(**fields), shape)
+        return cs.json_or_python_schema(
+            json_schema=made,
+            python_schema=cs.union_schema([cs.is_instance_schema(cls), made]),
+            serialization=cs.plain_serializer_function_ser_schema(
+                lambda model: {name: getattr(model, name) for name in cls.__kitaru_fields__},
+                return_schema=shape),
+            ref=f"{cls.__module__}.{cls.__qualname__}",
+        )
 
     @classmethod
     def _fields(cls) -> list[_Slot]:
@@ -235,11 +304,8 @@ class Model:
         slots = cls.__dict__.get("_slots")
         if slots is None:
             hints = typing.get_type_hints(cls)
-            slots = [_Slot(f.name, _decoder(hints[f.name]),
-                           f.default is dataclasses.MISSING
-                           and f.default_factory is dataclasses.MISSING,
-                           f.metadata.get("ge"))
-                     for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+            slots = [_Slot(name, _decoder(hints[name]), spec.required, spec.ge)
+                     for name, spec in cls.__kitaru_fields__.items()]
             cls._slots = slots
         return slots
 
@@ -250,11 +316,6 @@ class Model:
         if not isinstance(data, dict):
             raise _ShapeError(loc, f"must be an object, got {_shown(data)}")
         slots = cls._fields()
-        if cls.forbid_extra:
-            known = {s.name for s in slots}
-            extra = sorted(str(k) for k in data if k not in known)
-            if extra:
-                raise _ShapeError(loc, f"has unknown fields {', '.join(extra)}")
         values = {}
         for slot in slots:
             if slot.name not in data:
@@ -301,11 +362,11 @@ class Model:
         """The fields as a dict (nested models as dicts); ``mode="json"`` gives what JSON
         can hold (date-times as ISO 8601 text)."""
         out = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
+        for name in self.__kitaru_fields__:
+            value = getattr(self, name)
             if value is None and exclude_none:
                 continue
-            out[f.name] = _encode(value, mode, exclude_none)
+            out[name] = _encode(value, mode, exclude_none)
         return out
 
     def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
@@ -316,6 +377,16 @@ class Model:
 
     def model_copy(self: M, *, update: dict[str, Any] | None = None, deep: bool = False) -> M:
         """A copy with the fields in ``update`` replaced (not checked, as in pydantic)."""
-        base = copy.deepcopy(self) if deep else self
-        return dataclasses.replace(base, **(update or {}))  # type: ignore[type-var]
+        unknown = (update or {}).keys() - self.__kitaru_fields__.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(sorted(unknown))}")
+        if deep:
+            import copy
+
+            made: M = copy.deepcopy(self)
+        else:
+            made = object.__new__(type(self))
+            made.__dict__.update(self.__dict__)
+        made.__dict__.update(update or {})
+        return made
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,8 @@ class FlowImportError(KitaruUsageError):
 
 
 def _user_frames(exc: BaseException) -> list[str]:
+    import traceback  # here: every command loads this module, few show a traceback
+
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if not frame.filename.startswith(_MACHINERY)]
     lines = traceback.format_list(frames)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kitaru.errors import KitaruSerializationError
 from kitaru.serialization.names import (
@@ -26,8 +25,7 @@ _PLAIN_TYPE_NAMES: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A value as stored: the serializer, the Python type's import path and the bytes."""
 
     serializer: SerializerName

@@ -17,7 +17,6 @@ Reading rebuilds bottom-up: a node's items, then its ``of``, then its own type.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from typing import Any
@@ -142,7 +141,9 @@ def to_plain(value: Any, path: str = "value", depth: int = 0) -> tuple[Any, Node
             return json.loads(value.model_dump_json()), {"type": tag}
         except ValueError as exc:
             raise UnstorableError(f"{path}: pydantic cannot serialize it: {exc}") from exc
-    if dataclasses.is_dataclass(value):
+    if _is_dataclass(cls):
+        import dataclasses  # here: imported with inspect, so only for a dataclass value
+
         tag = _DATACLASS + _importable(cls, path)
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         plain, inner = _dict(fields, path, depth, attributes=True)
@@ -200,9 +201,16 @@ def from_plain(data: Any, node: Node) -> Any:
     return serializer.loads(data)
 
 
+def _is_dataclass(cls: Any) -> bool:
+    """``dataclasses.is_dataclass`` for a class, without importing dataclasses."""
+    return isinstance(cls, type) and hasattr(cls, "__dataclass_fields__")
+
+
 def _dataclass(cls: Any, data: dict[str, Any]) -> Any:
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+    if not _is_dataclass(cls):
         raise TypeError(f"{type_path(cls)} is not a dataclass")
+    import dataclasses
+
     fields = dataclasses.fields(cls)
     value = cls(**{f.name: data[f.name] for f in fields if f.init and f.name in data})
     for f in fields:

@@ -17,7 +17,6 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
-from urllib.parse import urlsplit
 
 from kitaru.errors import ArtifactCorruptedError, StoreConfigError
 
@@ -42,6 +41,8 @@ def split_bucket_uri(uri: str, scheme: str, *, noun: str = "bucket") -> tuple[st
     Credentials, queries and fragments are refused: a store URI is shown in messages and
     logs, so secrets go in options instead.
     """
+    from urllib.parse import urlsplit  # here: a local store has no URI to split
+
     parts = urlsplit(uri)
     if parts.scheme.lower() != scheme or not parts.netloc:
         raise StoreConfigError(f"store {uri}: expected {scheme}://{noun}/optional/prefix")

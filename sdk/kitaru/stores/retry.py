@@ -20,8 +20,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from kitaru.backoff import Backoff
 from kitaru.errors import StoreUnavailableError
@@ -47,8 +46,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _SECRET_FIELDS.sub(r"\1***", text)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How long a store keeps retrying transient faults.
 
     Args:
@@ -69,7 +67,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     jitter: Callable[[], float] = random.random
-    on_retry: Callable[[int, BaseException, float], None] | None = field(default=None)
+    on_retry: Callable[[int, BaseException, float], None] | None = None
 
     def delay(self, attempt: int) -> float:
         """The sleep after failed attempt number ``attempt`` (1-based), with full jitter."""

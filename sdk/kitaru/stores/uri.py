@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
-from urllib.parse import urlsplit
 
 from kitaru.errors import StoreConfigError
 from kitaru.stores.base import ObjectStore
@@ -65,6 +64,8 @@ def scheme_of(uri: str) -> str:
     """
     if "://" not in uri:
         return _near_miss(uri) or "file"
+    from urllib.parse import urlsplit  # here: a local path has no scheme to split off
+
     return urlsplit(uri).scheme.lower()
 
 
