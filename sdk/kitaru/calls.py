@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from kitaru import pylog
 from kitaru.arguments import argument_digests, changed_argument
 from kitaru.backoff import Backoff
 from kitaru.context import CheckpointScope, RunContext, enter_scope, leave_scope
@@ -37,7 +37,6 @@ from kitaru.timers import utcnow
 if TYPE_CHECKING:
     from kitaru.checkpoint import Checkpoint
 
-logger = logging.getLogger("kitaru")
 
 #: The longest wait between two attempts of a checkpoint body.
 
@@ -372,8 +371,8 @@ def _cache_key(cp: Checkpoint[..., Any], bound: inspect.BoundArguments) -> str |
     try:
         args = encode(dict(bound.arguments), allow_pickle=False, where="cache key").data
     except Exception:
-        logger.info("checkpoint %s: arguments have no JSON form, so cache=True is skipped",
-                    cp.name)
+        pylog.info("kitaru", "checkpoint %s: arguments have no JSON form, so cache=True is "
+                   "skipped", cp.name)
         return None
     return hashlib.sha256(source.encode() + b"\0" + args).hexdigest()
 

@@ -9,7 +9,6 @@ place (a checkpoint outside a flow, ``save`` outside a checkpoint) fail with a c
 from __future__ import annotations
 
 import contextvars
-import logging
 import threading
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kitaru import pylog
 from kitaru.dispatch import DispatchState
 from kitaru.errors import KitaruContextError
 from kitaru.journal import ExecutionStore
@@ -29,7 +29,6 @@ from kitaru.timers import utcnow
 if TYPE_CHECKING:  # concurrent.futures is imported when a run first needs a pool
     from concurrent.futures import Future, ThreadPoolExecutor
 
-logger = logging.getLogger("kitaru")
 
 #: Seconds between checks of the store for a cancel request while a flow runs.
 CANCEL_CHECK_INTERVAL = 1.0
@@ -135,7 +134,7 @@ class RunContext:
         t = utcnow()  # formatted by hand: strftime costs more than the rest of the call
         self.events.append(f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
                            f"{t.microsecond // 1000:03d} [kitaru] {message}\n")
-        logger.debug("%s: %s", self.exec_id, message)
+        pylog.debug("kitaru", "%s: %s", self.exec_id, message)
 
     def check_cancel(self) -> None:
         """Stop the run when a cancel was requested (checked at most once a second)."""

@@ -26,7 +26,6 @@ the Kubernetes API.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -112,6 +111,13 @@ def _write_termination_message(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one run of an execution; see the module docstring."""
+    argv = sys.argv[1:] if argv is None else argv
+    exec_id, run = os.environ.get("KITARU_EXECUTION_ID"), os.environ.get("KITARU_RUN", "")
+    if not argv and exec_id and run.isdigit() and int(run) >= 1:
+        # A run pod: all it is told is in its environment (argparse is not imported).
+        return run_when_claimed(os.environ.get("KITARU_STORE"), exec_id, int(run), None)
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m kitaru.runtime")
     parser.add_argument("--store", default=os.environ.get("KITARU_STORE"))
     parser.add_argument("--execution", default=os.environ.get("KITARU_EXECUTION_ID"))

@@ -14,7 +14,6 @@ that reaches a message passes through :func:`redact` first.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import re
@@ -22,12 +21,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, TypeVar
 
+from kitaru import pylog
 from kitaru.backoff import Backoff
 from kitaru.errors import StoreUnavailableError
 
 T = TypeVar("T")
 
-logger = logging.getLogger("kitaru.stores")
 
 # Query parameters and connection-string fields that carry secrets in any of the three
 # ecosystems: SAS signatures, SigV4 presigned URLs, Google signed URLs, account keys.
@@ -118,8 +117,8 @@ class RetryPolicy(NamedTuple):
                         f"in {elapsed:.1f}s. Check that the endpoint is up and reachable "
                         "from here, then retry", where=where, reason=reason,
                     ) from None
-                logger.debug("%s: transient fault (%s), retry %d in %.2fs", where,
-                             redact(reason, secrets), attempt, delay)
+                pylog.debug("kitaru.stores", "%s: transient fault (%s), retry %d in %.2fs",
+                            where, redact(reason, secrets), attempt, delay)
                 if self.on_retry is not None:
                     self.on_retry(attempt, exc, delay)
                 self.sleep(delay)
