@@ -303,7 +303,8 @@ class Flow(Generic[P, R]):
                              source_dir=source_dir, cwd=os.getcwd(), inputs=inputs)
 
     def _run_here(self, journal: ExecutionStore, *, reason: str) -> None:
-        from kitaru.runner import claim_run, execute_run, next_run_number
+        from kitaru.claims import claim_run, next_run_number
+        from kitaru.runner import execute_run
 
         for attempt in range(self.retries + 1):
             run = next_run_number(journal)

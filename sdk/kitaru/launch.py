@@ -26,9 +26,9 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from kitaru.claims import claim_run, next_run_number
 from kitaru.errors import KitaruStateError, KitaruUsageError
 from kitaru.journal import ExecutionStore
-from kitaru.runner import claim_run, next_run_number
 
 if TYPE_CHECKING:
     import subprocess

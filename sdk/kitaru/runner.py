@@ -41,9 +41,8 @@ from kitaru.journal import ExecutionStore, read_value_bytes, store_value
 from kitaru.limits import DEFAULT_MAX_CONCURRENCY
 from kitaru.lineage import content_digest
 from kitaru.logstream import LogStreamer
-from kitaru.records import ErrorInfo, RunOutcome, RunProgress, RunStart
+from kitaru.records import ErrorInfo, RunOutcome, RunProgress
 from kitaru.serialization import decode, encode
-from kitaru.status import this_host
 from kitaru.waits import WaitSuspend
 
 
@@ -60,18 +59,6 @@ class _Tee(io.TextIOBase):
 
     def flush(self) -> None:
         self._real.flush()
-
-
-def claim_run(journal: ExecutionStore, run: int, *, reason: str, pid: int | None = None) -> bool:
-    """Claim run ``run`` of an execution for a process (this one by default)."""
-    start = RunStart(run=run, pid=pid or os.getpid(), host=this_host(), reason=reason)
-    return journal.claim_run(start)
-
-
-def next_run_number(journal: ExecutionStore) -> int:
-    """Return the number the next run of the execution gets."""
-    numbers = journal.run_numbers()
-    return (numbers[-1] + 1) if numbers else 1
 
 
 def execute_run(

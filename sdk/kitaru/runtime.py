@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kitaru.claims import claim_run
 from kitaru.errors import (
     KitaruError,
     KitaruUsageError,
@@ -44,7 +45,7 @@ from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
 from kitaru.report import RunReport
 from kitaru.runenv import RunEnv
-from kitaru.runner import claim_run, execute_run
+from kitaru.runner import execute_run
 from kitaru.serialization import encode
 from kitaru.status import this_host
 from kitaru.stores import open_store

@@ -11,8 +11,10 @@ own library when it is imported, and no other. The timing is in ``bench/startup.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,46 @@ def test_standard_types_kitaru_does_not_import_still_round_trip() -> None:
         capture_output=True, text=True, check=True, timeout=60).stdout.strip()
     assert read == ("[('id', 'UUID', '00000000-0000-0000-0000-000000000007'), "
                     "('price', 'Decimal', '1.10'), ('where', 'PosixPath', '/tmp/x')]")
+
+
+#: What the commands a user waits on must not load: pydantic and jsonschema (each costs
+#: more than the rest of Kitaru), and inspect with dataclasses (ast, dis, tokenize).
+COMMAND_BUDGET = {"pydantic", "pydantic_core", "jsonschema", "inspect", "dataclasses"}
+
+
+def loaded_by_main(module: str, argv: list[str], env: dict[str, str]) -> set[str]:
+    """The top-level packages loaded once ``python -m module *argv`` has finished."""
+    code = ("import json, runpy, sys\n"
+            f"sys.argv = [{module!r}, *{argv!r}]\n"
+            "try:\n"
+            f"    runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, env={**os.environ, **env})
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_listing_answering_and_a_run_pod_stay_within_the_command_budget(
+        store_uri: str, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {"KITARU_BENCH_MARKS": str(marks), "KITARU_LAUNCH": "spawn"}
+    os.environ.update(env)
+    from bench.startup_flows import approve, one_step
+
+    waiting = approve.run(topic="kelp").exec_id
+    one_step.run(topic="kelp")
+    listed = loaded_by_main("kitaru.cli", ["executions", "list"], env)
+    assert "kitaru" in listed and sorted(listed & COMMAND_BUDGET) == []
+    answered = loaded_by_main("kitaru.cli", ["executions", "input", waiting, "--value",
+                                             "true"], env)
+    assert sorted(answered & COMMAND_BUDGET) == []
+    # A run pod of a flow whose checkpoints take and return plain values: the engine,
+    # the store and the flow's module, and none of those.
+    pod = loaded_by_main("kitaru.runtime", [], {
+        **env, "KITARU_EXECUTION_ID": "pod-1", "KITARU_RUN": "1",
+        "KITARU_ENTRYPOINT": "bench.startup_flows:one_step",
+        "KITARU_INPUT": '{"topic": "kelp"}', "KITARU_TERMINATION_LOG": os.devnull})
+    assert "kitaru" in pod and sorted(pod & {"pydantic", "jsonschema", "argparse"}) == []

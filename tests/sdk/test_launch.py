@@ -72,7 +72,7 @@ def test_a_run_whose_claim_is_lost_does_not_start(store_uri: str, counters: Path
         "from kitaru.journal import ExecutionStore\n"
         "from kitaru.launch import launch_run\n"
         "from kitaru.records import Answer\n"
-        "from kitaru.runner import claim_run\n"
+        "from kitaru.claims import claim_run\n"
         "from kitaru.stores import open_store\n"
         f"journal = ExecutionStore(open_store({store_uri!r}), {exec_id!r})\n"
         "journal.answer(Answer(wait='go', value=True))\n"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from kitaru import KitaruClient, KitaruStateError
+from kitaru.claims import claim_run
 from kitaru.journal import ExecutionStore
 from kitaru.records import Answer
-from kitaru.runner import claim_run, execute_run
+from kitaru.runner import execute_run
 from kitaru.stores import open_store
 from kitaru.timers import use_clock, utcnow
 from tests.sdk.sample_flows import deadline_flow, nap_flow, runs_of
