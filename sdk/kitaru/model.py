@@ -21,16 +21,16 @@ readable. Unlike pydantic, constructing a model in code does not check it: mypy 
 from __future__ import annotations
 
 import json
-import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar, Union, dataclass_transform
+from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform
+
+from kitaru.shapes import Decode, ShapeError, decoder, shown
 
 __all__ = ["Field", "Model", "ModelError"]
 
 M = TypeVar("M", bound="Model")
-_Decode = Callable[[Any, tuple[str | int, ...]], Any]
 
 
 class ModelError(ValueError):
@@ -78,125 +78,10 @@ def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
     return FieldSpec(default, default_factory, description, ge)
 
 
-class _ShapeError(Exception):
-    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
-        self.loc, self.reason = loc, reason
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _expect(kind: str, check: Callable[[Any], bool],
-            convert: Callable[[Any], Any] = lambda v: v) -> _Decode:
-    def decode(value: Any, loc: tuple[str | int, ...]) -> Any:
-        if not check(value):
-            raise _ShapeError(loc, f"must be {kind}, got {_shown(value)}")
-        return convert(value)
-    return decode
-
-
-def _int(value: Any, loc: tuple[str | int, ...]) -> int:
-    # Whole numbers, and (as environment variables are text) their decimal strings.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _ShapeError(loc, f"must be a whole number, got {_shown(value)}")
-
-
-def _float(value: Any, loc: tuple[str | int, ...]) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise _ShapeError(loc, f"must be a number, got {_shown(value)}")
-
-
-def _datetime(value: Any, loc: tuple[str | int, ...]) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    raise _ShapeError(loc, f"must be a date and time (ISO 8601), got {_shown(value)}")
-
-
-def _any(value: Any, loc: tuple[str | int, ...]) -> Any:
-    return value
-
-
-_SIMPLE: dict[Any, _Decode] = {
-    Any: _any, object: _any, int: _int, float: _float, datetime: _datetime,
-    str: _expect("a string", lambda v: isinstance(v, str)),
-    bool: _expect("true or false", lambda v: isinstance(v, bool)),
-    type(None): _expect("null", lambda v: v is None),
-}
-
-
-def _decoder(hint: Any) -> _Decode:
-    """The function that checks (and converts) a value read for the type ``hint``."""
-    if hint in _SIMPLE:
-        return _SIMPLE[hint]
-    if isinstance(hint, type) and issubclass(hint, Model):
-        def nested(value: Any, loc: tuple[str | int, ...]) -> Any:
-            return hint._from(value, loc)
-        return nested
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        allowed = ", ".join(repr(a) for a in args)
-        return _expect(f"one of {allowed}", lambda v: any(v == a and type(v) is type(a)
-                                                         for a in args))
-    if origin in (Union, types.UnionType):
-        options = [_decoder(a) for a in args]
-        nullable = type(None) in args
-
-        def either(value: Any, loc: tuple[str | int, ...]) -> Any:
-            if value is None and nullable:
-                return None
-            first: _ShapeError | None = None
-            for option in options:
-                try:
-                    return option(value, loc)
-                except _ShapeError as problem:
-                    first = first or problem
-            assert first is not None
-            raise first
-        return either
-    if origin in (list, tuple) and args:
-        item = _decoder(args[0])
-
-        def sequence(value: Any, loc: tuple[str | int, ...]) -> Any:
-            if not isinstance(value, list | tuple):
-                raise _ShapeError(loc, f"must be a list, got {_shown(value)}")
-            return origin(item(v, (*loc, i)) for i, v in enumerate(value))
-        return sequence
-    if origin is dict:
-        entry = _decoder(args[1]) if args else _any
-
-        def mapping(value: Any, loc: tuple[str | int, ...]) -> Any:
-            if not isinstance(value, dict):
-                raise _ShapeError(loc, f"must be an object, got {_shown(value)}")
-            out = {}
-            for key, v in value.items():
-                if not isinstance(key, str):
-                    raise _ShapeError(loc, f"keys must be strings, got {_shown(key)}")
-                out[key] = entry(v, (*loc, key))
-            return out
-        return mapping
-    if hint in (list, dict):
-        return _expect("a list" if hint is list else "an object",
-                       lambda v: isinstance(v, hint))
-    raise TypeError(f"kitaru.model cannot read fields of type {hint!r}")
-
-
 class _Slot:
     __slots__ = ("decode", "ge", "name", "required")
 
-    def __init__(self, name: str, decode: _Decode, required: bool, ge: int | None) -> None:
+    def __init__(self, name: str, decode: Decode, required: bool, ge: int | None) -> None:
         self.name, self.decode, self.required, self.ge = name, decode, required, ge
 
 
@@ -304,7 +189,7 @@ class Model:
         slots = cls.__dict__.get("_slots")
         if slots is None:
             hints = typing.get_type_hints(cls)
-            slots = [_Slot(name, _decoder(hints[name]), spec.required, spec.ge)
+            slots = [_Slot(name, decoder(hints[name]), spec.required, spec.ge)
                      for name, spec in cls.__kitaru_fields__.items()]
             cls._slots = slots
         return slots
@@ -314,17 +199,17 @@ class Model:
         if isinstance(data, cls):
             return data
         if not isinstance(data, dict):
-            raise _ShapeError(loc, f"must be an object, got {_shown(data)}")
+            raise ShapeError(loc, f"must be an object, got {shown(data)}")
         slots = cls._fields()
         values = {}
         for slot in slots:
             if slot.name not in data:
                 if slot.required:
-                    raise _ShapeError((*loc, slot.name), "is missing")
+                    raise ShapeError((*loc, slot.name), "is missing")
                 continue
             value = slot.decode(data[slot.name], (*loc, slot.name))
             if slot.ge is not None and value < slot.ge:
-                raise _ShapeError((*loc, slot.name), f"must be at least {slot.ge}, got {value}")
+                raise ShapeError((*loc, slot.name), f"must be at least {slot.ge}, got {value}")
             values[slot.name] = value
         return cls(**values)
 
@@ -337,7 +222,7 @@ class Model:
         """
         try:
             return cls._from(data, ())
-        except _ShapeError as problem:
+        except ShapeError as problem:
             raise ModelError(cls.__name__, problem.loc, problem.reason) from None
 
     @classmethod

@@ -1,0 +1,138 @@
+"""Checking a value read from JSON against a field's annotation, for :mod:`kitaru.model`.
+
+:func:`decoder` turns an annotation (``str``, ``int``, ``float``, ``bool``, ``datetime``,
+``Literal``, ``X | None``, ``list``, ``dict``, a nested model, ``Any``) into a function
+that returns the value, converted where JSON cannot hold the type (an ISO 8601 string
+becomes a datetime; an environment variable's digits become an int), or raises
+:class:`ShapeError` saying where and why.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, Union
+
+__all__ = ["Decode", "ShapeError", "decoder", "shown"]
+
+Decode = Callable[[Any, tuple[str | int, ...]], Any]
+
+
+class ShapeError(Exception):
+    """A value read does not fit its annotation: where (field names and list positions)
+    and why."""
+
+    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
+        self.loc, self.reason = loc, reason
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expect(kind: str, check: Callable[[Any], bool],
+            convert: Callable[[Any], Any] = lambda v: v) -> Decode:
+    def decode(value: Any, loc: tuple[str | int, ...]) -> Any:
+        if not check(value):
+            raise ShapeError(loc, f"must be {kind}, got {shown(value)}")
+        return convert(value)
+    return decode
+
+
+def _int(value: Any, loc: tuple[str | int, ...]) -> int:
+    # Whole numbers, and (as environment variables are text) their decimal strings.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ShapeError(loc, f"must be a whole number, got {shown(value)}")
+
+
+def _float(value: Any, loc: tuple[str | int, ...]) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ShapeError(loc, f"must be a number, got {shown(value)}")
+
+
+def _datetime(value: Any, loc: tuple[str | int, ...]) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ShapeError(loc, f"must be a date and time (ISO 8601), got {shown(value)}")
+
+
+def _any(value: Any, loc: tuple[str | int, ...]) -> Any:
+    return value
+
+
+_SIMPLE: dict[Any, Decode] = {
+    Any: _any, object: _any, int: _int, float: _float, datetime: _datetime,
+    str: _expect("a string", lambda v: isinstance(v, str)),
+    bool: _expect("true or false", lambda v: isinstance(v, bool)),
+    type(None): _expect("null", lambda v: v is None),
+}
+
+
+def decoder(hint: Any) -> Decode:
+    """The function that checks (and converts) a value read for the type ``hint``."""
+    if hint in _SIMPLE:
+        return _SIMPLE[hint]
+    if isinstance(hint, type) and hasattr(hint, "__kitaru_fields__"):  # a kitaru.model.Model
+        read: Decode = typing.cast(Any, hint)._from
+        return read
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        allowed = ", ".join(repr(a) for a in args)
+        return _expect(f"one of {allowed}", lambda v: any(v == a and type(v) is type(a)
+                                                         for a in args))
+    if origin in (Union, types.UnionType):
+        options = [decoder(a) for a in args]
+        nullable = type(None) in args
+
+        def either(value: Any, loc: tuple[str | int, ...]) -> Any:
+            if value is None and nullable:
+                return None
+            first: ShapeError | None = None
+            for option in options:
+                try:
+                    return option(value, loc)
+                except ShapeError as problem:
+                    first = first or problem
+            assert first is not None
+            raise first
+        return either
+    if origin in (list, tuple) and args:
+        item = decoder(args[0])
+
+        def sequence(value: Any, loc: tuple[str | int, ...]) -> Any:
+            if not isinstance(value, list | tuple):
+                raise ShapeError(loc, f"must be a list, got {shown(value)}")
+            return origin(item(v, (*loc, i)) for i, v in enumerate(value))
+        return sequence
+    if origin is dict:
+        entry = decoder(args[1]) if args else _any
+
+        def mapping(value: Any, loc: tuple[str | int, ...]) -> Any:
+            if not isinstance(value, dict):
+                raise ShapeError(loc, f"must be an object, got {shown(value)}")
+            out = {}
+            for key, v in value.items():
+                if not isinstance(key, str):
+                    raise ShapeError(loc, f"keys must be strings, got {shown(key)}")
+                out[key] = entry(v, (*loc, key))
+            return out
+        return mapping
+    if hint in (list, dict):
+        return _expect("a list" if hint is list else "an object",
+                       lambda v: isinstance(v, hint))
+    raise TypeError(f"kitaru.model cannot read fields of type {hint!r}")
