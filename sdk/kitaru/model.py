@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform
 
-from kitaru.shapes import Decode, ShapeError, decoder, shown
+from kitaru.shapes import ANY, Decode, ShapeError, decoder, exact_types, shown
 
 __all__ = ["Field", "Model", "ModelError"]
 
@@ -78,25 +78,41 @@ def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
     return FieldSpec(default, default_factory, description, ge)
 
 
-class _Slot:
-    __slots__ = ("decode", "ge", "name", "required")
-
-    def __init__(self, name: str, decode: Decode, required: bool, ge: int | None) -> None:
-        self.name, self.decode, self.required, self.ge = name, decode, required, ge
+#: How one field is read: its name, the types kept as they are (``shapes.exact_types``),
+#: its decoder, its default and default factory, and its lower bound.
+_Slot = tuple[str, frozenset[type] | None, Decode, Any, Any, int | None]
 
 
-def _encode(value: Any, mode: Literal["python", "json"], exclude_none: bool) -> Any:
+def _encode(value: Any, exclude_none: bool) -> Any:
+    """``model_dump``'s value: nested models as dicts, containers copied."""
     if isinstance(value, Model):
-        return value.model_dump(mode=mode, exclude_none=exclude_none)
+        return value.model_dump(exclude_none=exclude_none)
     if isinstance(value, dict):
-        return {k: _encode(v, mode, exclude_none) for k, v in value.items()}
+        return {k: _encode(v, exclude_none) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_encode(v, mode, exclude_none) for v in value]
-    if mode == "json" and isinstance(value, datetime):
-        text = value.isoformat()
-        # As pydantic writes it (and older journals hold it): UTC as "Z".
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return [_encode(v, exclude_none) for v in value]
     return value
+
+
+def _json_default(exclude_none: bool) -> Callable[[Any], Any]:
+    """What the JSON encoder calls for what it cannot write itself: a model becomes the
+    object of its fields, a datetime ISO 8601 text with UTC as "Z" (as pydantic wrote it,
+    and as older journals hold it)."""
+    def default(value: Any) -> Any:
+        if isinstance(value, Model):
+            fields = {name: getattr(value, name) for name in value.__kitaru_fields__}
+            return {k: v for k, v in fields.items() if v is not None} if exclude_none else fields
+        if isinstance(value, datetime):
+            text = value.isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+        raise TypeError(f"a {type(value).__name__} value cannot be written as JSON")
+    return default
+
+
+#: The C encoder, with and without None fields (records are written compact, in UTF-8).
+_ENCODERS = {flag: json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                                    check_circular=False, default=_json_default(flag))
+             for flag in (False, True)}
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(Field,))
@@ -189,7 +205,8 @@ class Model:
         slots = cls.__dict__.get("_slots")
         if slots is None:
             hints = typing.get_type_hints(cls)
-            slots = [_Slot(name, decoder(hints[name]), spec.required, spec.ge)
+            slots = [(name, exact_types(hints[name]), decoder(hints[name]), spec.default,
+                      spec.default_factory, spec.ge)
                      for name, spec in cls.__kitaru_fields__.items()]
             cls._slots = slots
         return slots
@@ -200,18 +217,27 @@ class Model:
             return data
         if not isinstance(data, dict):
             raise ShapeError(loc, f"must be an object, got {shown(data)}")
-        slots = cls._fields()
-        values = {}
-        for slot in slots:
-            if slot.name not in data:
-                if slot.required:
-                    raise ShapeError((*loc, slot.name), "is missing")
+        # The hot path of every read: no __init__, and a field whose value is already of
+        # its type (most are) is taken as it is.
+        state = {}
+        for name, exact, decode, default, factory, ge in cls._fields():
+            value = data.get(name, _MISSING)
+            if value is _MISSING:
+                if default is not _MISSING:
+                    state[name] = default
+                elif factory is not _MISSING:
+                    state[name] = factory()
+                else:
+                    raise ShapeError((*loc, name), "is missing")
                 continue
-            value = slot.decode(data[slot.name], (*loc, slot.name))
-            if slot.ge is not None and value < slot.ge:
-                raise ShapeError((*loc, slot.name), f"must be at least {slot.ge}, got {value}")
-            values[slot.name] = value
-        return cls(**values)
+            if not (exact is ANY or (exact is not None and type(value) in exact)):
+                value = decode(value, (*loc, name))
+            if ge is not None and value < ge:
+                raise ShapeError((*loc, name), f"must be at least {ge}, got {value}")
+            state[name] = value
+        made = object.__new__(cls)
+        made.__dict__.update(state)
+        return made
 
     @classmethod
     def model_validate(cls: type[M], data: Any) -> M:
@@ -245,20 +271,20 @@ class Model:
     def model_dump(self, *, mode: Literal["python", "json"] = "python",
                    exclude_none: bool = False) -> dict[str, Any]:
         """The fields as a dict (nested models as dicts); ``mode="json"`` gives what JSON
-        can hold (date-times as ISO 8601 text)."""
-        out = {}
-        for name in self.__kitaru_fields__:
-            value = getattr(self, name)
-            if value is None and exclude_none:
-                continue
-            out[name] = _encode(value, mode, exclude_none)
-        return out
+        can hold (date-times as ISO 8601 text), as :meth:`model_dump_json` writes it."""
+        if mode == "json":
+            dumped: dict[str, Any] = json.loads(self.model_dump_json(exclude_none=exclude_none))
+            return dumped
+        return {name: _encode(value, exclude_none)
+                for name in self.__kitaru_fields__
+                if not ((value := getattr(self, name)) is None and exclude_none)}
 
     def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
         """The model as JSON text."""
-        return json.dumps(self.model_dump(mode="json", exclude_none=exclude_none),
-                          indent=indent, ensure_ascii=False,
-                          separators=None if indent else (",", ":"))
+        if indent is None:
+            return _ENCODERS[exclude_none].encode(self)
+        return json.dumps(self, indent=indent, ensure_ascii=False,
+                          default=_json_default(exclude_none))
 
     def model_copy(self: M, *, update: dict[str, Any] | None = None, deep: bool = False) -> M:
         """A copy with the fields in ``update`` replaced (not checked, as in pydantic)."""
