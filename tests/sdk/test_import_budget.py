@@ -5,7 +5,9 @@ cloud client, no Kubernetes client or operator, no web server, no model SDK, no
 JSON-schema validator until a schema is checked, and not even pydantic or the engine
 (journal, records) until a flow runs or the client reads a store: defining flows and
 checkpoints, and ``kitaru --help``, need none of it. A store or an adapter pulls in its
-own library when it is imported, and no other. The timing is in ``bench/startup.py``.
+own library when it is imported, and no other. The commands a user waits on (listing,
+answering) and a run pod load neither pydantic nor jsonschema at all, nor inspect and
+dataclasses in the commands. The timing is in ``bench/startup.py``.
 """
 
 from __future__ import annotations
