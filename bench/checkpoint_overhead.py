@@ -23,9 +23,10 @@ from typing import Any, BinaryIO
 
 import kitaru
 from kitaru import checkpoint, flow
+from kitaru.claims import claim_run
 from kitaru.journal import ExecutionStore
 from kitaru.records import Answer
-from kitaru.runner import claim_run, execute_run
+from kitaru.runner import execute_run
 from kitaru.stores.filesystem import FilesystemStore
 
 
