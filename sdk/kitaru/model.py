@@ -100,7 +100,9 @@ def _json_default(exclude_none: bool) -> Callable[[Any], Any]:
     and as older journals hold it)."""
     def default(value: Any) -> Any:
         if isinstance(value, Model):
-            fields = {name: getattr(value, name) for name in value.__kitaru_fields__}
+            fields = value.__dict__  # the fields, in order, when it holds nothing else
+            if len(fields) != len(value.__kitaru_fields__):
+                fields = {name: getattr(value, name) for name in value.__kitaru_fields__}
             return {k: v for k, v in fields.items() if v is not None} if exclude_none else fields
         if isinstance(value, datetime):
             text = value.isoformat()
@@ -259,7 +261,8 @@ class Model:
             ModelError: The text is not JSON, or not of the model's shape.
         """
         try:
-            parsed = json.loads(data)
+            # Records are UTF-8: decoded here, json.loads need not guess the encoding.
+            parsed = json.loads(data.decode() if isinstance(data, bytes) else data)
         except json.JSONDecodeError as exc:
             reason = f"invalid JSON: {exc.msg[:1].lower()}{exc.msg[1:]} at line {exc.lineno} " \
                      f"column {exc.colno}"

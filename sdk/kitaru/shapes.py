@@ -119,8 +119,14 @@ def decoder(hint: Any) -> Decode:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Literal:
         allowed = ", ".join(repr(a) for a in args)
-        return _expect(f"one of {allowed}", lambda v: any(v == a and type(v) is type(a)
-                                                         for a in args))
+        members = frozenset((type(a), a) for a in args)  # True is not 1, "1" is not 1
+
+        def member(value: Any) -> bool:
+            try:
+                return (type(value), value) in members
+            except TypeError:  # a list or an object: unhashable, and no member
+                return False
+        return _expect(f"one of {allowed}", member)
     if origin in (Union, types.UnionType):
         options = [decoder(a) for a in args]
         nullable = type(None) in args

@@ -28,6 +28,8 @@ RECORD = {"id": "draft", "seq": 1, "name": "draft", "value": VALUE, "run": 1,
      "must be one of 'run', 'cache', 'replay', 'override', got 'elsewhere'"),
     ({"finished_at": "yesterday"}, "finished_at",
      "must be a date and time (ISO 8601), got 'yesterday'"),
+    ({"source": ["run"]}, "source",
+     "must be one of 'run', 'cache', 'replay', 'override', got ['run']"),
     ({"metadata": []}, "metadata", "must be an object, got []"),
     ({"arguments": {"x": 1}}, "arguments.x", "must be a string, got 1"),
 ])
