@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform
 
-from kitaru.shapes import ANY, Decode, ShapeError, decoder, exact_types, shown
+from kitaru.shapes import MISSING, Decode, ShapeError, reader
 
 __all__ = ["Field", "Model", "ModelError"]
 
@@ -48,7 +48,6 @@ class ModelError(ValueError):
         super().__init__(f"{model}: {where}: {reason}" if where else f"{model}: {reason}")
 
 
-_MISSING: Any = object()
 
 
 class FieldSpec:
@@ -56,20 +55,20 @@ class FieldSpec:
 
     __slots__ = ("default", "default_factory", "description", "ge")
 
-    def __init__(self, default: Any = _MISSING, default_factory: Callable[[], Any] | Any =
-                 _MISSING, description: str | None = None, ge: int | None = None) -> None:
+    def __init__(self, default: Any = MISSING, default_factory: Callable[[], Any] | Any =
+                 MISSING, description: str | None = None, ge: int | None = None) -> None:
         self.default, self.default_factory = default, default_factory
         self.description, self.ge = description, ge
 
     @property
     def required(self) -> bool:
-        return self.default is _MISSING and self.default_factory is _MISSING
+        return self.default is MISSING and self.default_factory is MISSING
 
 
 def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
-    default: Any = _MISSING,
+    default: Any = MISSING,
     *,
-    default_factory: Callable[[], Any] | Any = _MISSING,
+    default_factory: Callable[[], Any] | Any = MISSING,
     description: str | None = None,
     ge: int | None = None,
 ) -> Any:
@@ -78,9 +77,6 @@ def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
     return FieldSpec(default, default_factory, description, ge)
 
 
-#: How one field is read: its name, the types kept as they are (``shapes.exact_types``),
-#: its decoder, its default and default factory, and its lower bound.
-_Slot = tuple[str, frozenset[type] | None, Decode, Any, Any, int | None]
 
 
 def _encode(value: Any, exclude_none: bool) -> Any:
@@ -126,7 +122,7 @@ class Model:
     """
 
     __kitaru_fields__: ClassVar[dict[str, FieldSpec]] = {}
-    _slots: ClassVar[list[_Slot] | None] = None
+    _reader: ClassVar[Decode | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Not a dataclass: dataclasses imports inspect (and ast, dis, tokenize), which
@@ -138,18 +134,18 @@ class Model:
         for name, annotation in own.items():
             if str(annotation).startswith(("ClassVar", "typing.ClassVar")):
                 continue
-            declared = cls.__dict__.get(name, _MISSING)
+            declared = cls.__dict__.get(name, MISSING)
             spec = declared if isinstance(declared, FieldSpec) else FieldSpec(declared)
             if isinstance(spec.default, list | dict | set):
                 raise TypeError(f"{cls.__name__}.{name}: a mutable default is shared by "
                                 "every instance; use Field(default_factory=...)")
-            if spec.default is _MISSING and name in cls.__dict__:
+            if spec.default is MISSING and name in cls.__dict__:
                 delattr(cls, name)  # a Field without a default: not a class attribute
             elif isinstance(declared, FieldSpec):
                 setattr(cls, name, spec.default)
             fields[name] = spec
         cls.__kitaru_fields__ = fields
-        cls._slots = None
+        cls._reader = None
 
     def __init__(self, **values: Any) -> None:
         fields = type(self).__kitaru_fields__
@@ -161,9 +157,9 @@ class Model:
         for name, spec in fields.items():
             if name in values:
                 state[name] = values[name]
-            elif spec.default is not _MISSING:
+            elif spec.default is not MISSING:
                 state[name] = spec.default
-            elif spec.default_factory is not _MISSING:
+            elif spec.default_factory is not MISSING:
                 state[name] = spec.default_factory()
             else:
                 raise TypeError(f"{type(self).__name__}() missing keyword argument {name!r}")
@@ -202,43 +198,15 @@ class Model:
         )
 
     @classmethod
-    def _fields(cls) -> list[_Slot]:
-        # Built on first read, so a process pays only for the models it reads.
-        slots = cls.__dict__.get("_slots")
-        if slots is None:
-            hints = typing.get_type_hints(cls)
-            slots = [(name, exact_types(hints[name]), decoder(hints[name]), spec.default,
-                      spec.default_factory, spec.ge)
-                     for name, spec in cls.__kitaru_fields__.items()]
-            cls._slots = slots
-        return slots
-
-    @classmethod
     def _from(cls: type[M], data: Any, loc: tuple[str | int, ...]) -> M:
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, dict):
-            raise ShapeError(loc, f"must be an object, got {shown(data)}")
-        # The hot path of every read: no __init__, and a field whose value is already of
-        # its type (most are) is taken as it is.
-        state = {}
-        for name, exact, decode, default, factory, ge in cls._fields():
-            value = data.get(name, _MISSING)
-            if value is _MISSING:
-                if default is not _MISSING:
-                    state[name] = default
-                elif factory is not _MISSING:
-                    state[name] = factory()
-                else:
-                    raise ShapeError((*loc, name), "is missing")
-                continue
-            if not (exact is ANY or (exact is not None and type(value) in exact)):
-                value = decode(value, (*loc, name))
-            if ge is not None and value < ge:
-                raise ShapeError((*loc, name), f"must be at least {ge}, got {value}")
-            state[name] = value
-        made = object.__new__(cls)
-        made.__dict__.update(state)
+        read = cls.__dict__.get("_reader")
+        if read is None:
+            # Made on first read, so a process pays only for the models it reads.
+            hints = typing.get_type_hints(cls)
+            read = reader(cls, [(name, hints[name], spec.default, spec.default_factory,
+                                 spec.ge) for name, spec in cls.__kitaru_fields__.items()])
+            cls._reader = read
+        made: M = read(data, loc)
         return made
 
     @classmethod

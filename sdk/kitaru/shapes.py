@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, Union
 
-__all__ = ["ANY", "Decode", "ShapeError", "decoder", "exact_types", "shown"]
+__all__ = ["ANY", "MISSING", "Decode", "ShapeError", "decoder", "exact_types", "reader", "shown"]
 
 Decode = Callable[[Any, tuple[str | int, ...]], Any]
 
@@ -83,6 +83,9 @@ _SIMPLE: dict[Any, Decode] = {
 }
 
 
+#: A field left out (``None`` is a value like any other).
+MISSING: Any = object()
+
 #: :func:`exact_types` for ``Any``: a value of any type is kept as it is.
 ANY: frozenset[type] = frozenset({object})
 
@@ -114,8 +117,8 @@ def decoder(hint: Any) -> Decode:
     if hint in _SIMPLE:
         return _SIMPLE[hint]
     if isinstance(hint, type) and hasattr(hint, "__kitaru_fields__"):  # a kitaru.model.Model
-        read: Decode = typing.cast(Any, hint)._from
-        return read
+        nested: Decode = typing.cast(Any, hint)._from
+        return nested
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Literal:
         allowed = ", ".join(repr(a) for a in args)
@@ -174,3 +177,57 @@ def decoder(hint: Any) -> Decode:
         return _expect("a list" if hint is list else "an object",
                        lambda v: isinstance(v, hint))
     raise TypeError(f"kitaru.model cannot read fields of type {hint!r}")
+
+
+def reader(cls: type, fields: list[tuple[str, Any, Any, Any, int | None]]) -> Decode:
+    """The function that reads an instance of the model ``cls`` from a dict, given its
+    fields as (name, annotation, default, default factory, lower bound).
+
+    It is generated as straight-line code, one block per field, as dataclasses generates
+    ``__init__``: every record a run or a command reads goes through it. A field whose
+    value already has its type (most) is taken as it is; the others go to their
+    :func:`decoder`. The instance is made without calling ``__init__``.
+    """
+    namespace: dict[str, Any] = {"MISSING": MISSING, "ShapeError": ShapeError, "cls": cls,
+                                 "new": object.__new__, "shown": shown}
+    lines = ["def read(data, loc):",
+             "    if type(data) is not dict:",
+             "        if isinstance(data, cls):",
+             "            return data",
+             "        if not isinstance(data, dict):",
+             "            raise ShapeError(loc, f'must be an object, got {shown(data)}')",
+             "    get = data.get",
+             "    state = {}"]
+    for i, (name, hint, default, factory, ge) in enumerate(fields):
+        exact, key = exact_types(hint), repr(name)
+        namespace[f"decode_{i}"] = decoder(hint)
+        lines.append(f"    v = get({key}, MISSING)")
+        lines.append("    if v is MISSING:")
+        if default is not MISSING:
+            namespace[f"default_{i}"] = default
+            lines.append(f"        v = default_{i}")
+        elif factory is not MISSING:
+            namespace[f"factory_{i}"] = factory
+            lines.append(f"        v = factory_{i}()")
+        else:
+            lines.append(f"        raise ShapeError((*loc, {key}), 'is missing')")
+        if exact is not ANY:
+            if exact is not None and len(exact) == 1:
+                namespace[f"type_{i}"] = next(iter(exact))
+                lines.append(f"    elif type(v) is not type_{i}:")
+            elif exact is not None:
+                namespace[f"types_{i}"] = exact
+                lines.append(f"    elif type(v) not in types_{i}:")
+            else:
+                lines.append("    else:")
+            lines.append(f"        v = decode_{i}(v, (*loc, {key}))")
+        if ge is not None:
+            lines.append(f"    if v < {ge!r}:")
+            lines.append(f"        raise ShapeError((*loc, {key}), f'must be at least {ge}, "
+                         "got {v}')")
+        lines.append(f"    state[{key}] = v")
+    lines += ["    made = new(cls)", "    made.__dict__ = state", "    return made"]
+    exec("\n".join(lines), namespace)
+    read: Decode = namespace["read"]
+    return read
+
