@@ -11,8 +11,8 @@ still checked by pydantic where their types are pydantic's.
 
 A model is a keyword-only record class (typed as a dataclass is, through
 ``dataclass_transform``) with the part of pydantic's model API Kitaru uses:
-``model_validate``, ``model_validate_json``, ``model_dump``, ``model_dump_json`` and
-``model_copy``. Reading checks every field against its annotation (``str``, ``int``,
+``model_validate``, ``model_validate_json``, ``model_dump``, ``model_dump_json``,
+``model_copy`` and ``model_json_schema``. Reading checks every field against its annotation (``str``, ``int``,
 ``float``, ``bool``, ``datetime``, ``Literal``, ``X | None``, ``list``, ``dict``, nested
 models, ``Any``) and ignores keys it does not know, so a newer writer's documents stay
 readable. Unlike pydantic, constructing a model in code does not check it: mypy does.
@@ -208,6 +208,14 @@ class Model:
             cls._reader = read
         made: M = read(data, loc)
         return made
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The JSON schema of the model as it is written (pydantic makes it)."""
+        from pydantic import TypeAdapter
+
+        schema: dict[str, Any] = TypeAdapter(cls).json_schema(mode="serialization")
+        return schema
 
     @classmethod
     def model_validate(cls: type[M], data: Any) -> M:

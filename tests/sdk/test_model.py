@@ -107,6 +107,7 @@ def test_pydantic_takes_kitaru_models_as_the_objects_of_their_fields() -> None:
                          pending_wait=WaitInfo(name="ok", schema={"type": "boolean"}))
     adapter = TypeAdapter(ExecutionInfo)
     schema = adapter.json_schema(mode="serialization")
+    assert ExecutionInfo.model_json_schema() == schema
     assert {"exec_id", "status", "pending_wait"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"exec_id", "flow", "status", "runs"}
     assert adapter.dump_json(info).decode() == info.model_dump_json()
