@@ -12,9 +12,10 @@ still checked by pydantic where their types are pydantic's.
 A model is a keyword-only record class (typed as a dataclass is, through
 ``dataclass_transform``) with the part of pydantic's model API Kitaru uses:
 ``model_validate``, ``model_validate_json``, ``model_dump``, ``model_dump_json``,
-``model_copy`` and ``model_json_schema``. Reading checks every field against its annotation (``str``, ``int``,
-``float``, ``bool``, ``datetime``, ``Literal``, ``X | None``, ``list``, ``dict``, nested
-models, ``Any``) and ignores keys it does not know, so a newer writer's documents stay
+``model_copy`` and ``model_json_schema``. Reading checks every field against its
+annotation (``str``, ``int``, ``float``, ``bool``, ``datetime``, ``Literal``,
+``X | None``, ``list``, ``dict``, nested models, ``Any``; see :mod:`kitaru.shapes`) and
+ignores keys it does not know, so a newer writer's documents stay
 readable. Unlike pydantic, constructing a model in code does not check it: mypy does.
 """
 
