@@ -14,6 +14,8 @@ The new process is made one of two ways (``KITARU_LAUNCH``: ``auto``, the defaul
   is left for this process to reap), its standard streams go to ``/dev/null`` as a
   spawned run's do, and it waits on a pipe until its run is claimed for it: it starts
   the moment the claim is written, or exits when the launcher loses the claim or dies.
+  It ends as an interpreter does: its non-daemon threads are waited for and its own
+  exit functions run (the launcher's are dropped at the fork).
 - **spawn** (elsewhere: macOS and Windows, where forking without exec is unsafe, and a
   process with threads, such as the dashboard's server): a fresh ``python -m
   kitaru.runtime``, which polls for its claim.
@@ -21,10 +23,12 @@ The new process is made one of two ways (``KITARU_LAUNCH``: ``auto``, the defaul
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from kitaru.claims import claim_run, next_run_number
 from kitaru.errors import KitaruStateError, KitaruUsageError
@@ -115,8 +119,7 @@ def _fork_run(store: str, exec_id: str, run: int, cwd: str | None,
     """Fork the run process; return its pid and the pipe end that tells it to go."""
     go_read, go_write = os.pipe()
     pid_read, pid_write = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # or the child would write this process's buffered output again
+    _flush_streams()  # or the child would write this process's buffered output again
     child = os.fork()
     if child == 0:  # the middle process: a new session, then the run process, then out
         try:
@@ -145,9 +148,14 @@ def _fork_run(store: str, exec_id: str, run: int, cwd: str | None,
 
 def _run_forked(store: str, exec_id: str, run: int, cwd: str | None,
                 source_dir: str | None, *, go: int) -> None:
-    """The run process: as ``python -m kitaru.runtime`` in ``cwd`` would be, then exit."""
+    """The run process: as ``python -m kitaru.runtime`` in ``cwd`` would be, and it ends
+    as that interpreter would (see :func:`_exit_as_python_does`)."""
     code = 1
     try:
+        # The launcher's exit functions are the launcher's to run; the run's own (a
+        # tracing exporter's flush, say) are registered from here on.
+        if hasattr(atexit, "_clear"):
+            atexit._clear()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -168,4 +176,25 @@ def _run_forked(store: str, exec_id: str, run: int, cwd: str | None,
     except BaseException:
         code = 1
     finally:
+        _exit_as_python_does(code)
+
+
+def _exit_as_python_does(code: int) -> NoReturn:
+    """End the process as an interpreter ends: wait for its non-daemon threads (an
+    executor's workers are told to stop first), run its exit functions, flush its
+    streams; then exit without returning into the launcher's code."""
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None and hasattr(threading, "_shutdown"):
+            threading._shutdown()
+        if hasattr(atexit, "_run_exitfuncs"):
+            atexit._run_exitfuncs()
+        _flush_streams()
+    finally:
         os._exit(code)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed file
+            stream.flush()

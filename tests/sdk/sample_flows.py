@@ -8,6 +8,7 @@ processes.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 import time
@@ -592,3 +593,26 @@ def wait_then_hold(topic: str) -> str:
     notes = research(topic)
     go = kitaru.wait(name="go", schema=bool)
     return held_step(notes["summary"]) if go else "stopped"
+
+
+@checkpoint
+def leaves_a_thread(text: str) -> str:
+    """Starts a thread that outlives the body and registers an exit function, as a
+    tracing exporter does: the run's process must end as an interpreter would."""
+    def later() -> None:
+        time.sleep(0.3)
+        gate("thread-done").write_text(str(os.getpid()))
+
+    def at_exit() -> None:
+        gate("atexit-ran").write_text("after the thread" if gate("thread-done").exists()
+                                      else "before the thread")
+
+    threading.Thread(target=later).start()  # not a daemon: the process waits for it
+    atexit.register(at_exit)
+    return text
+
+
+@flow
+def wait_then_thread(topic: str) -> str:
+    go = kitaru.wait(name="go", schema=bool)
+    return leaves_a_thread(topic) if go else "stopped"

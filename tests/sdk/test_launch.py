@@ -107,3 +107,18 @@ def test_a_bad_launch_setting_is_refused_before_the_answer_is_recorded(
     assert answered.returncode == 0, answered.stderr
     wait_until(lambda: _status(exec_id)["status"] == "completed", timeout=30)
     assert _status(exec_id)["output"] == "stopped"
+
+
+@pytest.mark.parametrize("launch", ["fork", "spawn"])
+def test_a_run_process_ends_as_an_interpreter_does(
+        launch: str, store_uri: str, counters: Path) -> None:
+    """Its threads are waited for and its exit functions run (a tracing exporter's last
+    flush): a forked run does not lose them by exiting at once."""
+    started = kitaru("run", "tests.sdk.sample_flows:wait_then_thread", "--input",
+                     '{"topic": "kelp"}', "-o", "json")
+    exec_id = json.loads(started.stdout)["exec_id"]
+    answered = kitaru("executions", "input", exec_id, "--value", "true", launch=launch)
+    assert answered.returncode == 0, answered.stderr
+    wait_until(lambda: gate("atexit-ran").exists(), timeout=30)
+    assert gate("atexit-ran").read_text() == "after the thread"
+    assert _status(exec_id)["status"] == "completed"
