@@ -170,9 +170,12 @@ def _run_forked(store: str, exec_id: str, run: int, cwd: str | None,
         # Signals as a fresh interpreter has them, not as the launcher set them.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        from kitaru.runtime import run_when_claimed
+        from kitaru import runtime
 
-        code = run_when_claimed(store, exec_id, run, lambda: os.read(go, 1) == b"1")
+        # What `python -m kitaru.runtime --store ...` would have in sys.argv.
+        sys.argv = [str(runtime.__file__), "--store", store, "--execution", exec_id,
+                    "--run", str(run)]
+        code = runtime.run_when_claimed(store, exec_id, run, lambda: os.read(go, 1) == b"1")
     except BaseException:
         code = 1
     finally:
