@@ -290,7 +290,7 @@ class Executions:
         skip: tuple[str, ...] | builtins.list[str] = (),
     ) -> FlowHandle:
         """Start a replay of ``exec_id`` in a new process; see ``Flow.replay``."""
-        from kitaru.flow import start_replay
+        from kitaru.replay import start_replay
 
         launch = _launcher()
         handle = start_replay(self._journal(exec_id), at=at, overrides=overrides or {},

@@ -282,6 +282,7 @@ class Flow(Generic[P, R]):
             flow_inputs: Shorthand for ``input.<name>`` overrides.
         """
         from kitaru.journal import ExecutionStore
+        from kitaru.replay import start_replay
 
         store = self.store()
         source = ExecutionStore(store, exec_id)
@@ -319,45 +320,6 @@ class Flow(Generic[P, R]):
             if not retryable or attempt == self.retries:
                 return
             time.sleep(_RETRY_BACKOFF.delay(attempt + 1))
-
-
-def start_replay(
-    source: ExecutionStore,
-    *,
-    at: str | None,
-    overrides: Mapping[str, Any],
-    skip: tuple[str, ...] | list[str] = (),
-    allow_pickle: bool = False,
-    exec_id: str | None = None,
-    flow_fn: Callable[..., Any] | None = None,
-) -> FlowHandle:
-    """Create a replay execution of ``source`` (without running it) and return its handle.
-
-    ``exec_id`` names the new execution (a run pod is told its id); default a fresh one.
-    ``flow_fn``, when at hand, lets an override of an input the source took by default
-    be told apart from a typo.
-    """
-    import inspect
-
-    from kitaru.handle import FlowHandle
-    from kitaru.journal import ExecutionStore
-    from kitaru.replay import plan_replay
-    from kitaru.timers import utcnow
-
-    src = source.spec()
-    parameters = inspect.signature(flow_fn).parameters if flow_fn is not None else {}
-    plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle,
-                       flow_parameters=parameters)
-    journal = ExecutionStore(source.store, exec_id or new_execution_id(src.flow))
-    for offer in plan.reusable:
-        journal.offer_reuse(offer)
-    for answer in plan.answers:
-        journal.answer(answer)
-    journal.create(src.model_copy(update={
-        "exec_id": journal.exec_id, "inputs": plan.inputs, "replay": plan.spec,
-        "created_at": utcnow(),
-    }))
-    return FlowHandle(journal)
 
 
 @overload

@@ -1,4 +1,5 @@
-"""Planning a replay: which checkpoints of the source run again, which are reused.
+"""Planning and starting a replay: which checkpoints of the source run again, which are
+reused, and the new execution that records it (:func:`start_replay`).
 
 A replay is a new execution linked to its source. Its roots are the checkpoint named by
 ``at``, the direct consumers of every overridden checkpoint output or flow input, and
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitaru.errors import KitaruUsageError
+from kitaru.flow import new_execution_id
+from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import (
     Answer,
@@ -35,6 +38,7 @@ from kitaru.records import (
     ValueRef,
 )
 from kitaru.serialization import encode
+from kitaru.timers import utcnow
 
 
 @dataclass
@@ -203,3 +207,35 @@ def plan_replay(
                       overrides=sorted(overrides), arg_overrides=arg_overrides)
     answers = list(source.answers().values())
     return ReplayPlan(spec=spec, inputs=inputs, reusable=offered, answers=answers)
+
+
+def start_replay(
+    source: ExecutionStore,
+    *,
+    at: str | None,
+    overrides: Mapping[str, Any],
+    skip: tuple[str, ...] | list[str] = (),
+    allow_pickle: bool = False,
+    exec_id: str | None = None,
+    flow_fn: Callable[..., Any] | None = None,
+) -> FlowHandle:
+    """Create a replay execution of ``source`` (without running it) and return its handle.
+
+    ``exec_id`` names the new execution (a run pod is told its id); default a fresh one.
+    ``flow_fn``, when at hand, lets an override of an input the source took by default
+    be told apart from a typo.
+    """
+    src = source.spec()
+    parameters = inspect.signature(flow_fn).parameters if flow_fn is not None else {}
+    plan = plan_replay(source, at=at, overrides=overrides, skip=skip, allow_pickle=allow_pickle,
+                       flow_parameters=parameters)
+    journal = ExecutionStore(source.store, exec_id or new_execution_id(src.flow))
+    for offer in plan.reusable:
+        journal.offer_reuse(offer)
+    for answer in plan.answers:
+        journal.answer(answer)
+    journal.create(src.model_copy(update={
+        "exec_id": journal.exec_id, "inputs": plan.inputs, "replay": plan.spec,
+        "created_at": utcnow(),
+    }))
+    return FlowHandle(journal)

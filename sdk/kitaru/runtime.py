@@ -40,9 +40,10 @@ from kitaru.errors import (
     StorePermissionError,
     StoreUnavailableError,
 )
-from kitaru.flow import Flow, load_flow, start_replay
+from kitaru.flow import Flow, load_flow
 from kitaru.journal import ExecutionStore, store_value
 from kitaru.records import Answer, ErrorInfo, ExecutionSpec, RunOutcome
+from kitaru.replay import start_replay
 from kitaru.report import RunReport
 from kitaru.runenv import RunEnv
 from kitaru.runner import execute_run
