@@ -108,10 +108,6 @@ def exact_types(hint: Any) -> frozenset[type] | None:
     return None
 
 
-def _fits(value: Any, exact: frozenset[type] | None) -> bool:
-    return exact is ANY or (exact is not None and type(value) in exact)
-
-
 def decoder(hint: Any) -> Decode:
     """The function that checks (and converts) a value read for the type ``hint``."""
     if hint in _SIMPLE:
@@ -152,7 +148,8 @@ def decoder(hint: Any) -> Decode:
         def sequence(value: Any, loc: tuple[str | int, ...]) -> Any:
             if not isinstance(value, list | tuple):
                 raise ShapeError(loc, f"must be a list, got {shown(value)}")
-            if type(value) is origin and all(_fits(v, item_exact) for v in value):
+            if type(value) is origin and (item_exact is ANY or (
+                    item_exact is not None and all(type(v) in item_exact for v in value))):
                 return value
             return origin(item(v, (*loc, i)) for i, v in enumerate(value))
         return sequence
@@ -163,8 +160,9 @@ def decoder(hint: Any) -> Decode:
         def mapping(value: Any, loc: tuple[str | int, ...]) -> Any:
             if not isinstance(value, dict):
                 raise ShapeError(loc, f"must be an object, got {shown(value)}")
-            if type(value) is dict and all(type(k) is str for k in value) and all(
-                    _fits(v, entry_exact) for v in value.values()):
+            if type(value) is dict and all(type(k) is str for k in value) and (
+                    entry_exact is ANY or (entry_exact is not None and all(
+                        type(v) in entry_exact for v in value.values()))):
                 return value
             out = {}
             for key, v in value.items():
