@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Names whose modules load the engine (the journal, pydantic models): imported on first
+# Names whose modules load the engine (the journal, the records): imported on first
 # use, so `import kitaru` and a flow module's decorators stay light.
 _LATER = {"KitaruClient": "kitaru.client", "FlowHandle": "kitaru.handle",
           "current_execution_id": "kitaru.context", "is_replay": "kitaru.context"}

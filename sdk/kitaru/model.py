@@ -49,8 +49,6 @@ class ModelError(ValueError):
         super().__init__(f"{model}: {where}: {reason}" if where else f"{model}: {reason}")
 
 
-
-
 class FieldSpec:
     """What :func:`Field` declares about a field (kept as the class's ``__kitaru_fields__``)."""
 
@@ -76,8 +74,6 @@ def Field(  # noqa: N802  (named as pydantic's, which it stands in for)
     """A field with a default, a description (for readers of the code and the docs) and
     optionally a lower bound ``ge`` that reading checks."""
     return FieldSpec(default, default_factory, description, ge)
-
-
 
 
 def _encode(value: Any, exclude_none: bool) -> Any:
@@ -146,7 +142,6 @@ class Model:
                 setattr(cls, name, spec.default)
             fields[name] = spec
         cls.__kitaru_fields__ = fields
-        cls._reader = None
 
     def __init__(self, **values: Any) -> None:
         fields = type(self).__kitaru_fields__

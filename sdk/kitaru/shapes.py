@@ -34,12 +34,11 @@ def shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _expect(kind: str, check: Callable[[Any], bool],
-            convert: Callable[[Any], Any] = lambda v: v) -> Decode:
+def _expect(kind: str, check: Callable[[Any], bool]) -> Decode:
     def decode(value: Any, loc: tuple[str | int, ...]) -> Any:
         if not check(value):
             raise ShapeError(loc, f"must be {kind}, got {shown(value)}")
-        return convert(value)
+        return value
     return decode
 
 
@@ -142,16 +141,16 @@ def decoder(hint: Any) -> Decode:
             assert first is not None
             raise first
         return either
-    if origin in (list, tuple) and args:
+    if origin is list and args:
         item, item_exact = decoder(args[0]), exact_types(args[0])
 
         def sequence(value: Any, loc: tuple[str | int, ...]) -> Any:
             if not isinstance(value, list | tuple):
                 raise ShapeError(loc, f"must be a list, got {shown(value)}")
-            if type(value) is origin and (item_exact is ANY or (
+            if type(value) is list and (item_exact is ANY or (
                     item_exact is not None and all(type(v) in item_exact for v in value))):
                 return value
-            return origin(item(v, (*loc, i)) for i, v in enumerate(value))
+            return [item(v, (*loc, i)) for i, v in enumerate(value)]
         return sequence
     if origin is dict:
         entry = decoder(args[1]) if args else _any
@@ -171,9 +170,6 @@ def decoder(hint: Any) -> Decode:
                 out[key] = entry(v, (*loc, key))
             return out
         return mapping
-    if hint in (list, dict):
-        return _expect("a list" if hint is list else "an object",
-                       lambda v: isinstance(v, hint))
     raise TypeError(f"kitaru.model cannot read fields of type {hint!r}")
 
 

@@ -24,7 +24,8 @@ from kitaru.limits import check_name
 from kitaru.schema_check import verdict
 from kitaru.timers import now
 
-# The engine and pydantic are imported when a wait is reached in a run.
+# The engine is imported when a wait is reached in a run; pydantic only for a schema
+# other than a plain type (see _PLAIN).
 if TYPE_CHECKING:
     from kitaru.records import WaitInfo
 
