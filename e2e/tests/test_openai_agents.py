@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.fakes.model_api import ModelAPI, serve
+from tests.polling import wait_until
 from tests.sdk.test_openai_agents import support_model
 
 from operator_fixtures import Agents
@@ -41,7 +42,11 @@ def test_an_agent_approval_waits_with_no_pod_and_kubectl_patch_resumes_it(
     assert "refund" in status["pendingWait"]["question"]
     assert "state" not in str(status["pendingWait"])  # the RunState stays in the store
     assert model_api.count("/responses") == 1 and agents.runs_of("refund") == 0
-    assert not [p for p in agents.pods() if p["status"].get("phase") in ("Pending", "Running")]
+    # The run pod may still be exiting when the phase turns Waiting (its outcome is in the
+    # store first); then nothing is left running.
+    wait_until(lambda: not [p for p in agents.pods()
+                            if p["status"].get("phase") in ("Pending", "Running")],
+               timeout=30, what="no pod left while the execution waits")
 
     agents.patch("review-1", {"answers": {"approve_tool": True}})
 
