@@ -176,10 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         print("kitaru-mcp: error: needs the mcp package: pip install 'kitaru[mcp]'",
               file=sys.stderr)
         return 1
-    if args.http:
-        server.run(transport="streamable-http", host=args.host, port=args.port)
-    else:
-        server.run(transport="stdio")
+    try:
+        if args.http:
+            server.run(transport="streamable-http", host=args.host, port=args.port)
+        else:
+            server.run(transport="stdio")
+    except KeyboardInterrupt:  # Ctrl-C: the server has shut down; no traceback
+        return 130
     return 0
 
 

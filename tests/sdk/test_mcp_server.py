@@ -96,3 +96,45 @@ def test_the_stdio_server_a_local_agent_starts(store_uri: str, counters: Path) -
                                     cwd=str(Path(__file__).resolve().parents[2]))
     got = call(command, "kitaru_executions_get", exec_id=handle.exec_id)
     assert got.structured_content["pending_wait"]["name"] == "approve"
+
+
+def test_the_http_server_answers_a_wait_and_stops_on_ctrl_c(store_uri: str,
+                                                           counters: Path) -> None:
+    """``kitaru-mcp --http``, as run next to a cluster: an agent connects by URL, answers
+    a wait, and the execution finishes; Ctrl-C (SIGINT) then stops the server cleanly."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.polling import wait_until
+    from tests.stores.emulators import free_port
+
+    handle = approval_flow.run(topic="kelp")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kitaru.mcp_server", "--http", "--port", str(port)],
+        env={**os.environ, "KITARU_STORE": store_uri},
+        cwd=str(Path(__file__).resolve().parents[2]),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+        wait_until(lambda: listening() or server.poll() is not None, timeout=30,
+                   what="the server to listen")
+        assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+        url = f"http://127.0.0.1:{port}/mcp"
+
+        assert "kitaru_executions_input" in tools(url)
+        answered = call(url, "kitaru_executions_input", exec_id=handle.exec_id, value=True)
+        assert not answered.is_error, answered.content
+        assert handle.wait(timeout=60) == "published Draft: notes on kelp"
+        info = call(url, "kitaru_executions_get", exec_id=handle.exec_id)
+        assert info.structured_content["status"] == "completed"
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=20)[0].decode(errors="replace")
+    assert server.returncode in (0, -signal.SIGINT, 130), output
+    assert "Traceback" not in output, output
