@@ -85,11 +85,13 @@ def wants_store(latest: RunView | None, run: int, jobs: tuple[JobView, ...], *,
                 refresh: bool) -> bool:
     """Whether this pass reads the store. Not when status already holds what is needed
     (a waiting execution), and not for a run whose pod is still going, except on the
-    periodic refresh (its progress): its Job's next change brings the outcome. Branch
-    pods do not count: while they run, the run's outcome (what it dispatched) is what a
-    pass decides from."""
-    running = any(j.run == run and j.state == "active" and not j.branch for j in jobs)
-    return latest is None and (refresh or not running)
+    periodic refresh (its progress): its Job's next change brings the outcome. Not even
+    then while its pod has not started: it has written nothing yet (a burst of new
+    Executions waiting for nodes would otherwise cost several reads each per resync).
+    Branch pods do not count: while they run, the run's outcome (what it dispatched) is
+    what a pass decides from."""
+    going = [j for j in jobs if j.run == run and j.state == "active" and not j.branch]
+    return latest is None and (not going or (refresh and any(j.started for j in going)))
 
 
 def store_for(flow_version: FlowVersionSpec | None,

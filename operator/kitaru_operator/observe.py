@@ -228,8 +228,20 @@ def run_jobs(core: client.CoreV1Api, namespace: str,
             why, report = _failure(core, namespace, job)
             views.append(JobView(run, "failed", why, report, **who))
         else:
-            views.append(JobView(run, "active", **who))
+            views.append(JobView(run, "active", started=_may_have_started(namespace, job),
+                                 **who))
     return tuple(sorted(views, key=lambda v: v.run))
+
+
+def _may_have_started(namespace: str, job: dict[str, Any]) -> bool:
+    """Whether a pod of an unfinished Job may have run its code: False only when its pod
+    is known to be Pending, or when the Job controller has not touched the Job yet (no
+    start time, no pods counted), so no pod of it exists."""
+    pod = CACHE.pod(namespace, job["metadata"]["name"])
+    if pod is not None:
+        return ((pod.get("status") or {}).get("phase") or "Pending") != "Pending"
+    status = job.get("status") or {}
+    return any(status.get(key) for key in ("startTime", "active", "ready", "terminating"))
 
 
 class CredentialsSecretError(StoreError):

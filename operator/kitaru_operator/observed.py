@@ -31,6 +31,9 @@ class JobView:
     resources: dict[str, Any] | None = None  # resources its checkpoint's code asked for
     checkpoint_attempt: int = 1  # the attempt the pod makes at its checkpoint's body
     reported: bool = False  # its end was told in an Event already
+    # False when no pod of it has run its code yet (none made, or Pending): it cannot
+    # have written anything to the store.
+    started: bool = True
 
 
 @dataclass(frozen=True)

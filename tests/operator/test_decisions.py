@@ -354,6 +354,37 @@ def test_the_store_is_read_only_when_status_does_not_already_say_enough() -> Non
     assert wants_store(None, 1, branches, refresh=False)
 
 
+def test_a_periodic_pass_reads_no_progress_of_a_run_whose_pod_has_not_started() -> None:
+    """A burst of new Executions whose pods wait for a node: each periodic pass used to
+    read four objects from the store per execution, none of which its pod can have
+    written yet. The run's pod is seen through the Job's status and the pod cache."""
+    from kitaru_operator.cache import CACHE
+    from kitaru_operator.decisions import wants_store
+    from kitaru_operator.observe import run_jobs
+
+    def job(name: str, **status: Any) -> dict[str, Any]:
+        return {"metadata": {"namespace": "ns", "name": name, "labels": {"kitaru.ai/run": "1"}},
+                "status": status}
+
+    def pod(job: str, phase: str) -> None:
+        CACHE.put_pod(job, {"metadata": {"namespace": "ns", "name": f"{job}-x",
+                                         "resourceVersion": "1"}, "status": {"phase": phase}})
+
+    def reads(body: dict[str, Any]) -> bool:
+        return wants_store(None, 1, run_jobs(None, "ns", [body]),  # type: ignore[arg-type]
+                           refresh=True)
+
+    assert not reads(job("fresh-r1"))  # the Job controller has not made its pod yet
+    assert reads(job("counted-r1", startTime="2026-12-02T00:00:00Z", active=1))  # pod unseen
+    pod("queued-r1", "Pending")
+    assert not reads(job("queued-r1", startTime="2026-12-02T00:00:00Z", active=1))
+    pod("going-r1", "Running")
+    assert reads(job("going-r1", startTime="2026-12-02T00:00:00Z", active=1))
+    # Outside the periodic pass an active run's store is never read, started or not.
+    assert not wants_store(None, 1, run_jobs(None, "ns", [job("going-r1", active=1)]),  # type: ignore[arg-type]
+                           refresh=False)
+
+
 def test_a_timer_holds_no_pod_wakes_at_its_deadline_and_takes_no_answer() -> None:
     from datetime import timedelta
 
