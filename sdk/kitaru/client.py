@@ -24,6 +24,7 @@ from kitaru.handle import FlowHandle
 from kitaru.journal import ExecutionStore, list_execution_ids, read_value_bytes
 from kitaru.records import Answer, ValueRef, WaitInfo
 from kitaru.serialization import decode, decode_plain
+from kitaru.settled import Settled
 from kitaru.status import STATUSES, ExecutionInfo, describe, latest_outcome, this_host
 from kitaru.stores import ObjectStore, open_store
 from kitaru.timeline import RunSummary, run_timeline
@@ -57,14 +58,16 @@ def _launcher() -> Callable[..., int]:
 class Executions:
     """Executions in one store; reached as ``KitaruClient().executions``."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, settled: Settled | None = None) -> None:
         self._store = store
         # Completed and cancelled executions never change again: a long-lived client (the
         # dashboard, the MCP server) lists them from here instead of re-reading the store.
         self._final: dict[str, ExecutionInfo] = {}
+        # Documents that never change once written, read once (see kitaru.settled).
+        self._settled = settled if settled is not None else Settled()
 
     def _journal(self, exec_id: str) -> ExecutionStore:
-        journal = ExecutionStore(self._store, exec_id)
+        journal = ExecutionStore(self._store, exec_id, self._settled)
         if not journal.exists():
             raise KitaruUsageError(f"no execution {exec_id!r} in store {self._store.uri}")
         return journal
@@ -88,7 +91,7 @@ class Executions:
             info = self._final.get(exec_id)
             if info is None:
                 try:
-                    info = describe(ExecutionStore(self._store, exec_id),
+                    info = describe(ExecutionStore(self._store, exec_id, self._settled),
                                     with_checkpoints=False)
                 except ObjectNotFoundError:
                     continue  # its folder exists, its spec not yet: still being created
@@ -110,44 +113,43 @@ class Executions:
 
     def logs(self, exec_id: str) -> str:
         """Return what every run of the execution printed, with Kitaru's own events."""
-        journal = self._journal(exec_id)
-        parts = []
-        for run in journal.run_numbers():
-            parts.append(f"--- run {run} ---\n{journal.read_log(run)}")
-        return "\n".join(parts)
+        from kitaru.logread import read_new
+
+        return read_new(self._journal(exec_id))[0]
 
     def follow_logs(self, exec_id: str, *, poll: float = 0.5,
                     sleep: Callable[[float], None] = time.sleep) -> Iterator[str]:
         """Yield what the execution prints, as it prints it, until it stops running.
 
         Text that is already in the store comes first; then new text about once per
-        ``poll`` seconds (a run streams its log at least once a second).
+        ``poll`` seconds (a run streams its log at least once a second). Each look reads
+        only what is new (see :mod:`kitaru.logread`).
         """
-        journal = self._journal(exec_id)
-        shown: dict[int, tuple[int, int]] = {}  # run -> (parts read, characters shown)
-        ended: set[int] = set()
+        cursor = ""
         while True:
-            running = describe(journal, with_checkpoints=False).status == "running"
-            for run in journal.run_numbers():
-                if run in ended:
-                    continue
-                parts, chars = shown.get(run, (0, 0))
-                if run not in shown:
-                    yield f"--- run {run} ---\n"
-                whole = journal.read_whole_log(run)
-                if whole is not None:  # the run ended: its whole log is the last word
-                    text, ended_now = whole[chars:], True
-                else:
-                    new = journal.read_log_parts(run, start=parts)
-                    text, ended_now, parts = "".join(new), False, parts + len(new)
-                if text:
-                    yield text
-                shown[run] = (parts, chars + len(text))
-                if ended_now:
-                    ended.add(run)
-            if not running:
+            chunk = self.logs_since(exec_id, cursor)
+            if chunk.text:
+                yield chunk.text
+            if not chunk.running:
                 return
+            cursor = chunk.cursor
             sleep(poll)
+
+    def logs_since(self, exec_id: str, cursor: str = "") -> LogChunk:
+        """Return the log text written since ``cursor`` (from the start when empty), the
+        cursor for the next call, and whether the execution is still running (more may
+        come). Joined from the empty cursor on, the texts are what :meth:`logs` returns.
+
+        Raises:
+            KitaruUsageError: ``cursor`` was not made by this method.
+        """
+        from kitaru.logread import read_new
+
+        journal = self._journal(exec_id)
+        # Whether it runs is asked first: text written after that is read now or next time.
+        running = describe(journal, with_checkpoints=False).status == "running"
+        text, cursor = read_new(journal, cursor)
+        return LogChunk(text=text, cursor=cursor, running=running)
 
     def pending_waits(self, exec_id: str) -> builtins.list[WaitInfo]:
         """Return the wait the execution is stopped at (an empty list when none)."""
@@ -299,6 +301,15 @@ class Executions:
         return handle
 
 
+class LogChunk(NamedTuple):
+    """What :meth:`Executions.logs_since` read: new text, where to go on from, and
+    whether the execution still runs."""
+
+    text: str
+    cursor: str
+    running: bool
+
+
 class Artifact(NamedTuple):
     """A stored value: a checkpoint's result or a named artifact from ``kitaru.save``."""
 
@@ -327,12 +338,13 @@ class Artifact(NamedTuple):
 class Artifacts:
     """Stored values of executions; reached as ``KitaruClient().artifacts``."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, settled: Settled | None = None) -> None:
         self._store = store
+        self._settled = settled
 
     def list(self, exec_id: str) -> builtins.list[Artifact]:
         """Return every checkpoint result and named artifact of an execution."""
-        journal = ExecutionStore(self._store, exec_id)
+        journal = ExecutionStore(self._store, exec_id, self._settled)
         if not journal.exists():
             raise KitaruUsageError(f"no execution {exec_id!r} in store {self._store.uri}")
         found = [
@@ -372,5 +384,6 @@ class KitaruClient:
 
     def __init__(self, store: str | ObjectStore | None = None) -> None:
         self.store = _open(store)
-        self.executions = Executions(self.store)
-        self.artifacts = Artifacts(self.store)
+        settled = Settled()  # shared: both read the same executions' documents
+        self.executions = Executions(self.store, settled)
+        self.artifacts = Artifacts(self.store, settled)

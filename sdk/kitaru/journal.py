@@ -21,7 +21,7 @@ the first committed; it reads the winner back instead.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from kitaru.errors import ArtifactCorruptedError, ObjectNotFoundError
 from kitaru.limits import check_name
@@ -38,6 +38,7 @@ from kitaru.records import (
     ValueRef,
 )
 from kitaru.serialization import Encoded
+from kitaru.settled import SETTLED, Settled
 from kitaru.stores.base import ObjectStore, sha256_hex
 
 #: Values whose JSON is at most this many bytes live inside their record.
@@ -86,22 +87,40 @@ class ExecutionStore:
     Args:
         store: The object store holding the execution.
         exec_id: The execution's id.
+        settled: Where a long-lived reader keeps the documents that never change once
+            written (see :mod:`kitaru.settled`); None reads every one afresh.
     """
 
-    def __init__(self, store: ObjectStore, exec_id: str) -> None:
+    def __init__(self, store: ObjectStore, exec_id: str,
+                 settled: Settled | None = None) -> None:
         self.store = store
         self.exec_id = check_name("execution id", exec_id)
         self.prefix = f"executions/{exec_id}/"
+        self.settled = settled
 
     def _key(self, rel: str) -> str:
         return self.prefix + rel
 
     def _read(self, rel: str, model: type[M]) -> M | None:
         try:
-            data = self.store.get(self._key(rel))
+            return self._read_key(self._key(rel), model)
         except ObjectNotFoundError:
             return None
-        return model.model_validate_json(data)
+
+    def _read_key(self, key: str, model: type[M]) -> M:
+        """Read and parse ``key``, or take it from :attr:`settled` when it is kept there."""
+        keeps = self.settled is not None and SETTLED.fullmatch(key[len(self.prefix):])
+        if keeps:
+            assert self.settled is not None
+            kept = self.settled.get(key)
+            if kept is not None:
+                return cast(M, kept)
+        data = self.store.get(key)
+        doc = model.model_validate_json(data)
+        if keeps:
+            assert self.settled is not None
+            self.settled.keep(key, doc, len(data))
+        return doc
 
     def _create(self, rel: str, doc: M) -> tuple[bool, M]:
         """Create ``rel`` with ``doc`` unless present; return (created, the winner)."""
@@ -115,7 +134,9 @@ class ExecutionStore:
 
     def exists(self) -> bool:
         """Whether the execution has been created."""
-        return self.store.exists(self._key("execution.json"))
+        key = self._key("execution.json")
+        return (self.settled is not None and self.settled.get(key) is not None) or (
+            self.store.exists(key))
 
     def create(self, spec: ExecutionSpec) -> bool:
         """Create the execution; return False when the id is taken."""
@@ -206,7 +227,7 @@ class ExecutionStore:
         records: dict[str, CheckpointRecord] = {}
         for key in self.store.list(self._key("journal/")):
             if key.endswith(".json"):
-                record = CheckpointRecord.model_validate_json(self.store.get(key))
+                record = self._read_key(key, CheckpointRecord)
                 records[record.id] = record
         return records
 

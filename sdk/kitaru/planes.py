@@ -14,7 +14,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kitaru.client import Artifact, KitaruClient
+from kitaru.client import Artifact, KitaruClient, LogChunk
 from kitaru.diff import ExecutionDiff
 from kitaru.errors import KitaruError, KitaruUsageError
 from kitaru.model import Field, Model
@@ -71,6 +71,7 @@ class ControlPlane(Protocol):
              limit: int) -> builtins.list[ExecutionRow]: ...
     def get(self, exec_id: str) -> ExecutionInfo: ...
     def logs(self, exec_id: str) -> str: ...
+    def logs_since(self, exec_id: str, cursor: str) -> LogChunk: ...
     def timeline(self, exec_id: str) -> builtins.list[RunSummary]: ...
     def diff(self, a: str, b: str) -> ExecutionDiff: ...
     def artifacts(self, exec_id: str) -> builtins.list[ArtifactRow]: ...
@@ -128,6 +129,9 @@ class LocalPlane:
 
     def logs(self, exec_id: str) -> str:
         return self.client.executions.logs(exec_id)
+
+    def logs_since(self, exec_id: str, cursor: str) -> LogChunk:
+        return self.client.executions.logs_since(exec_id, cursor)
 
     def timeline(self, exec_id: str) -> builtins.list[RunSummary]:
         return self.client.executions.timeline(exec_id)
@@ -187,10 +191,16 @@ class ClusterPlane:
                  store: str | None = None) -> None:
         self.cluster = KitaruClient.cluster(context=context, namespace=namespace)
         self.store = store
+        # One client per store, kept: opening a cloud store's client costs tens of
+        # milliseconds, and a kept client keeps the documents that never change.
+        self._clients: dict[str, KitaruClient] = {}
 
     def _records(self, exec_id: str) -> tuple[KitaruClient, str]:
         store, record_id = self.cluster.executions.store_of(exec_id, self.store)
-        return KitaruClient(store), record_id
+        client = self._clients.get(store)
+        if client is None:
+            client = self._clients[store] = KitaruClient(store)
+        return client, record_id
 
     def list(self, flow: str | None, status: str | None, limit: int) -> builtins.list[ExecutionRow]:
         return [ExecutionRow(exec_id=e.name, flow=e.flow or "",
@@ -206,6 +216,10 @@ class ClusterPlane:
     def logs(self, exec_id: str) -> str:
         client, record_id = self._records(exec_id)
         return client.executions.logs(record_id)
+
+    def logs_since(self, exec_id: str, cursor: str) -> LogChunk:
+        client, record_id = self._records(exec_id)
+        return client.executions.logs_since(record_id, cursor)
 
     def timeline(self, exec_id: str) -> builtins.list[RunSummary]:
         client, record_id = self._records(exec_id)

@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from kitaru import KitaruClient
 from kitaru.stores import open_store
-from kitaru.stores.filesystem import FilesystemStore
 from kitaru_operator.observe import run_view
 from kitaru_operator.observed import RunView
 from tests.sdk.sample_flows import approval_flow
 from tests.sdk.test_log_stream import _three_steps_blocked, _until
-
-
-class CountingStore(FilesystemStore):
-    """A filesystem store that counts the objects read and the listings made."""
-
-    def __init__(self, root: str) -> None:
-        super().__init__(root)
-        self.calls: list[str] = []
-
-    def _open(self, key: str) -> BinaryIO:
-        self.calls.append(f"read {key}")
-        return super()._open(key)
-
-    def _list(self, prefix: str) -> Iterator[str]:
-        self.calls.append(f"list {prefix}")
-        return super()._list(prefix)
-
-    def _exists(self, key: str) -> bool:
-        self.calls.append(f"exists {key}")
-        return super()._exists(key)
+from tests.stores.counting import CountingStore
 
 
 def test_a_finished_run_is_summarised_from_its_outcome_alone(

@@ -180,10 +180,15 @@ def test_replay_retry_diff_and_flows(api: TestClient, counters: Path) -> None:
     assert {r["exec_id"] for r in flows["executions"]} == {source.exec_id, new_id}
 
 
-def test_logs_are_read_from_an_offset(api: TestClient) -> None:
+def test_logs_are_read_from_a_cursor(api: TestClient) -> None:
     handle = report.run(topic="kelp")
-    first = api.get(f"/api/executions/{handle.exec_id}/logs").json()
+    url = f"/api/executions/{handle.exec_id}/logs"
+    first = api.get(url).json()
     assert "fetching kelp" in first["text"]
     assert first["running"] is False
-    rest = api.get(f"/api/executions/{handle.exec_id}/logs?since={first['length']}").json()
-    assert (rest["text"], rest["length"]) == ("", first["length"])
+    rest = api.get(url, params={"cursor": first["cursor"]}).json()
+    assert (rest["text"], rest["cursor"]) == ("", first["cursor"])
+    refused = api.get(url, params={"cursor": "12 parts"})
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "log cursor '12 parts' was not made by Kitaru; read "
+                                       "the logs again without it to start from the beginning"}

@@ -209,6 +209,9 @@ def test_a_running_execution_is_followed_and_a_failed_one_retried(
     wait_until(lambda: page.get_by_test_id("status").inner_text().strip() == "completed",
              what="completed")
     runner.join(timeout=10)
+    # Followed piece by piece, the page shows the log once, as the store has it whole.
+    assert logs.inner_text().strip() == KitaruClient().executions.logs(
+        running.exec_id).strip()
 
     failed = fails_until_fixed.run(x=1)
     page.goto(f"{ui.url}#/executions/{failed.exec_id}")

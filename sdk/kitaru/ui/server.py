@@ -183,12 +183,11 @@ class Dashboard:
         return shown
 
     def logs(self, request: Request) -> Any:
-        exec_id = request.path_params["exec_id"]
-        since = _query_int(request, "since", 0, 1 << 62)
-        timeline = self.plane.timeline(exec_id)
-        text = self.plane.logs(exec_id)
-        return {"text": text[since:], "length": len(text),
-                "running": bool(timeline) and timeline[-1].ended == "running"}
+        """What the execution printed since ``?cursor=`` (all of it without one), the
+        cursor to pass next, and whether it still runs. Only new parts are read."""
+        chunk = self.plane.logs_since(request.path_params["exec_id"],
+                                      request.query_params.get("cursor", ""))
+        return {"text": chunk.text, "cursor": chunk.cursor, "running": chunk.running}
 
     def value(self, request: Request) -> Any:
         exec_id, name = request.path_params["exec_id"], request.path_params["name"]

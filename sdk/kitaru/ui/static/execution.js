@@ -168,7 +168,7 @@
     const $ = (id) => root.querySelector("#" + id);
     const st = {
       info: null, keys: {}, graph: null, selected: r.query.checkpoint || null, stopped: false,
-      logLen: 0, logPoll: null, logBusy: false, valueSeq: 0,
+      logCursor: "", logPoll: null, logBusy: false, valueSeq: 0,
     };
 
     function changed(name, value) {
@@ -409,16 +409,13 @@
       if (st.logBusy || st.stopped) return;
       st.logBusy = true;
       try {
-        const d = await K.get(`/api/executions/${encodeURIComponent(execId)}/logs?since=${st.logLen}`);
+        // The cursor says what was shown already: the server reads only what is new.
+        const d = await K.get(`/api/executions/${encodeURIComponent(execId)}/logs?cursor=${encodeURIComponent(st.logCursor)}`);
         if (st.stopped) return;
         const pre = $("x-logs");
         const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
-        if (typeof d.length === "number" && d.length < st.logLen) { // log restarted: reload
-          pre.textContent = "";
-          st.logLen = 0;
-        }
         if (d.text) pre.append(document.createTextNode(d.text));
-        st.logLen = typeof d.length === "number" ? d.length : st.logLen + (d.text || "").length;
+        st.logCursor = d.cursor || st.logCursor;
         if (atBottom) pre.scrollTop = pre.scrollHeight;
         $("x-log-state").textContent = d.running ? "following the live run…" : "";
         if (d.running) startLogFollow(); else stopLogFollow();
