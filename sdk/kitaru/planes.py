@@ -205,7 +205,8 @@ class ClusterPlane:
     def list(self, flow: str | None, status: str | None, limit: int) -> builtins.list[ExecutionRow]:
         return [ExecutionRow(exec_id=e.name, flow=e.flow or "",
                              status=_PHASE_STATUS.get(e.phase, e.phase.lower()),
-                             waiting_on=e.waiting_on, version=e.version,
+                             waiting_on=e.waiting_on, wait_kind=e.wait_kind,
+                             version=e.version,
                              created_at=e.created_at)
                 for e in self.cluster.executions.list(flow=flow, phase=status)][:limit]
 

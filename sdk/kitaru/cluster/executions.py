@@ -27,6 +27,7 @@ class ClusterExecution(Model):
     version: int | None = None
     phase: str = "Pending"
     waiting_on: str | None = None
+    wait_kind: str | None = None  # input (answered in spec.answers) or timer (kitaru.sleep)
     execution_id: str | None = None
     message: str = ""
     created_at: str = ""
@@ -39,6 +40,8 @@ def summary(obj: dict[str, Any]) -> ClusterExecution:
     return ClusterExecution(
         name=obj["metadata"]["name"], flow=status.get("flow"), version=status.get("version"),
         phase=status.get("phase") or "Pending", waiting_on=status.get("waitingOn"),
+        wait_kind=((status.get("pendingWait") or {}).get("kind") or "input"
+                   if status.get("waitingOn") else None),
         execution_id=status.get("executionId"), message=ready.get("message", ""),
         created_at=obj["metadata"].get("creationTimestamp", ""))
 
