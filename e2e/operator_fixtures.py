@@ -131,6 +131,11 @@ class Agents:
                                    "credentialsSecret": {"name": "store-credentials"}},
                          **spec}}
 
+    def get_flow(self, name: str) -> dict[str, Any]:
+        out = self.kubectl("get", "flows.kitaru.ai", name, "-n", self.namespace, "-o", "json")
+        flow: dict[str, Any] = json.loads(out.stdout)
+        return flow
+
     def execution(self, name: str, flow_version: str, **spec: Any) -> dict[str, Any]:
         return {"apiVersion": "kitaru.ai/v1alpha1", "kind": "Execution",
                 "metadata": {"name": name}, "spec": {"flowVersion": flow_version, **spec}}

@@ -214,6 +214,38 @@ def test_flow_tag_is_resolved_once_and_pinned(agents: Agents) -> None:
     assert agents.get("tagged-1")["status"]["flowVersion"] == "diamond-v1"  # pinned
 
 
+def _flow_version_listings(agents: Agents) -> float:
+    """How many LISTs of FlowVersions the API server has answered (its own metric)."""
+    request = agents.api.param_serialize(method="GET", resource_path="/metrics",
+                                         auth_settings=["BearerToken"])
+    text = agents.api.call_api(*request).read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("apiserver_request_total{")
+               and 'resource="flowversions"' in line and 'verb="LIST"' in line)
+
+
+def test_a_burst_of_flow_versions_is_listed_for_its_flow_a_few_times_not_once_each(
+        agents: Agents) -> None:
+    """CI deploys a FlowVersion per commit, so a flow gathers hundreds. Each FlowVersion
+    event used to list all of them to rewrite the Flow's versions: an operator starting
+    on 300 versions of one flow listed them about 310 times."""
+    agents.apply({"apiVersion": "kitaru.ai/v1alpha1", "kind": "Flow",
+                  "metadata": {"name": "burst"}, "spec": {"tags": {"stable": 1}}})
+    wait_until(lambda: (agents.get_flow("burst").get("status") or {}).get("conditions"),
+               what="the Flow's first status")
+    before = _flow_version_listings(agents)
+    versions = [agents.flow_version(f"burst-v{i}", f"{SAMPLE}:diamond", version=i)
+                for i in range(1, 61)]
+    agents.apply({"apiVersion": "v1", "kind": "List", "items": versions})
+
+    wait_until(lambda: (agents.get_flow("burst").get("status") or {}).get("versions")
+               == list(range(1, 61)), timeout=120, what="the Flow to list its 60 versions")
+    assert agents.get_flow("burst")["status"]["tags"] == {"stable": "burst-v1"}
+    listed = _flow_version_listings(agents) - before
+    print(f"FlowVersions listed {listed:.0f} times for a burst of 60")
+    assert listed <= 10, f"the operator listed FlowVersions {listed:.0f} times for 60"
+
+
 def test_replay_execution_reuses_the_source_journal(agents: Agents) -> None:
     agents.apply(agents.flow_version("diamond-v1", f"{SAMPLE}:diamond"))
     agents.apply(agents.execution("source-1", "diamond-v1", input={"x": 1, "label": "hi"}))

@@ -111,6 +111,15 @@ class ObjectCache:
         with self._lock:
             return self._flow_versions.get((namespace, name))
 
+    def flow_version_of(self, namespace: str, flow: str, version: int) -> dict[str, Any] | None:
+        """The FlowVersion known for version ``version`` of ``flow`` (None: none seen);
+        of two that claim it, the first by name, as a listing would give it."""
+        with self._lock:
+            found = [obj for (space, name), obj in sorted(self._flow_versions.items())
+                     if space == namespace and (obj.get("spec") or {}).get("flow") == flow
+                     and (obj.get("spec") or {}).get("version") == version]
+        return found[0] if found else None
+
     def _put(self, table: dict[Key, dict[str, Any]], obj: dict[str, Any]) -> None:
         key = _key(obj)
         with self._lock:

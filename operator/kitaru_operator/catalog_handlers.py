@@ -22,13 +22,14 @@ from kitaru_operator.observe import (
     open_run_store,
     store_options,
 )
+from kitaru_operator.requeue import Requeues
 from kitaru_operator.settings import SETTINGS
 
 logger = logging.getLogger("kitaru_operator")
 
 
 def refresh_flow_version(obj: dict[str, Any]) -> None:
-    """Write a FlowVersion's Ready condition, then its Flow's status."""
+    """Write a FlowVersion's Ready condition, and have its Flow's status refreshed."""
     meta = obj["metadata"]
     namespace = meta.get("namespace") or ""
     spec = obj.get("spec") or {}
@@ -58,7 +59,27 @@ def refresh_flow_version(obj: dict[str, Any]) -> None:
                               check_store=check, old=old)
     _write(namespace, "flowversions", meta["name"], obj, new)
     if spec.get("flow"):
-        refresh_flow(namespace, str(spec["flow"]))
+        flow_changed(namespace, str(spec["flow"]))
+
+
+def _refresh_later(key: tuple[str, str]) -> None:
+    try:
+        refresh_flow(*key)
+    except ApiException as exc:
+        logger.warning("flow %s: cannot write its status: %s", key[1], exc.reason)
+
+
+#: Flows whose versions changed, each refreshed once per burst: every FlowVersion event
+#: used to list all of the namespace's FlowVersions, so an operator starting on 300
+#: versions of one flow (a CI that deploys each commit) listed them 521 times.
+FLOW_REFRESHES: Requeues[tuple[str, str]] = Requeues(_refresh_later,
+                                                     name="kitaru-flow-status", workers=1)
+
+
+def flow_changed(namespace: str, name: str) -> None:
+    """A FlowVersion of flow ``name`` came, changed or went: rewrite the Flow's status
+    within half a second, once for every change that came meanwhile."""
+    FLOW_REFRESHES.after((namespace, name), 0.5)
 
 
 def refresh_flow(namespace: str, name: str) -> None:

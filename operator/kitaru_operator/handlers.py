@@ -26,7 +26,7 @@ from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
 from kitaru_operator.apply import ConflictError, apply, report_invalid
 from kitaru_operator.cache import CACHE
-from kitaru_operator.catalog_handlers import refresh_flow, refresh_flow_version
+from kitaru_operator.catalog_handlers import FLOW_REFRESHES, flow_changed, refresh_flow_version
 from kitaru_operator.decisions import (
     current_run,
     decide,
@@ -176,7 +176,7 @@ def on_flow_version(type: str, event: kopf.RawEvent, **_: Any) -> None:
         if type == "DELETED":
             CACHE.drop_flow_version(namespace, obj["metadata"]["name"])
             if (obj.get("spec") or {}).get("flow"):
-                refresh_flow(namespace, str(obj["spec"]["flow"]))
+                flow_changed(namespace, str(obj["spec"]["flow"]))
         else:
             CACHE.put_flow_version(obj)
             refresh_flow_version(obj)
@@ -214,6 +214,7 @@ def stop(**_: Any) -> None:
     _stopping.set()
     _requeues.stop()
     SCHEDULE_REQUEUES.stop()
+    FLOW_REFRESHES.stop()
 
 
 def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:

@@ -106,7 +106,12 @@ def resolve_flow_version(
         if tag not in tags:
             known = ", ".join(sorted(tags)) or "none"
             return None, None, f"spec.tag: Flow {flow!r} has no tag {tag!r} (tags: {known})"
-        for item in custom_list(api, namespace, "flowversions"):
+        # The watched FlowVersions first; a listing only when none is known (one just
+        # made, its event not seen yet): listing them all for every new Execution cost
+        # O(versions) per Execution in a namespace CI deploys to every day.
+        found = CACHE.flow_version_of(namespace, flow, tags[tag])
+        for item in [found] if found is not None else custom_list(api, namespace,
+                                                                  "flowversions"):
             fv = item.get("spec") or {}
             if fv.get("flow") == flow and fv.get("version") == tags[tag]:
                 name = item["metadata"]["name"]

@@ -79,3 +79,21 @@ def test_a_job_the_operator_deleted_stays_gone_whatever_its_deletion_still_bring
     cache.put_job("a", _job("a-r1", "7", owner_uid="u", uid="job-1"))
     assert [j["metadata"]["name"] for j in cache.jobs("ns", "a", "u")] == ["a-r2"]
     cache.deleting_job("ns", "a", "a-r9")  # never seen: nothing to do
+
+
+def test_a_tag_is_resolved_from_the_watched_flow_versions_first_by_name() -> None:
+    cache = ObjectCache()
+
+    def fv(name: str, flow: str, version: int, namespace: str = "ns") -> dict[str, Any]:
+        return {"metadata": {"namespace": namespace, "name": name, "resourceVersion": "1"},
+                "spec": {"flow": flow, "version": version}}
+
+    for body in (fv("agent-v2b", "agent", 2), fv("agent-v2", "agent", 2),
+                 fv("agent-v1", "agent", 1), fv("other-v2", "other", 2),
+                 fv("agent-v3", "agent", 3, namespace="elsewhere")):
+        cache.put_flow_version(body)
+    found = cache.flow_version_of("ns", "agent", 2)
+    assert found is not None and found["metadata"]["name"] == "agent-v2"  # as a listing
+    assert cache.flow_version_of("ns", "agent", 3) is None  # another namespace's
+    cache.drop_flow_version("ns", "agent-v2")
+    assert cache.flow_version_of("ns", "agent", 2)["metadata"]["name"] == "agent-v2b"  # type: ignore[index]
