@@ -9,6 +9,7 @@ fixed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +53,14 @@ def held(agents: Agents, name: str, *needles: str) -> dict[str, Any]:
     return wait_until(found, timeout=90, what=f"{name} to say {needles}")
 
 
+def flow_version_ready(agents: Agents, name: str) -> dict[str, Any] | None:
+    """A FlowVersion's Ready condition (None: not written yet)."""
+    out = agents.kubectl("get", "flowversions.kitaru.ai", name, "-n", agents.namespace,
+                         "-o", "json").stdout
+    conditions = (json.loads(out).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), None)
+
+
 def cleared(agents: Agents, name: str) -> bool:
     return not [c for c in (agents.get(name).get("status") or {}).get("conditions", [])
                 if c["type"] == "StoreUnavailable"]
@@ -69,6 +78,9 @@ def test_a_missing_wrong_or_rotated_secret_is_named_and_recovers_once_fixed(
     condition = held(agents, "missing", "'creds-a'", "does not exist")
     assert condition["reason"] == "StoreCredentials"
     assert agents.phase("missing") != "Failed" and not agents.pods()
+    not_ready = wait_until(lambda: (ready := flow_version_ready(agents, "creds-a-v1")) and (
+        ready["status"] == "False" and ready), what="creds-a-v1 to say it is not ready")
+    assert "'creds-a'" in not_ready["message"], not_ready
     # Wrong: creds-b names a key the store does not know; then a typo in the key's name.
     secret(agents, "creds-b", proxy, "key-that-was-never-issued")
     agents.apply(agents.execution("wrong", "creds-b-v1", input={"label": "wrong"}))
@@ -84,6 +96,10 @@ def test_a_missing_wrong_or_rotated_secret_is_named_and_recovers_once_fixed(
     for name in ("missing", "wrong"):
         agents.wait_phase(name, "Waiting", timeout=120)
         assert cleared(agents, name)
+    # The FlowVersions say so too, though nothing changed them: they are looked at again.
+    for name in ("creds-a-v1", "creds-b-v1"):
+        wait_until(lambda name=name: (flow_version_ready(agents, name) or {}).get("status")
+                   == "True", timeout=60, what=f"{name} to be ready once its Secret works")
 
     # Rotated while both wait: the old key stops working before the Secret is updated.
     proxy.accept_keys("key-2")

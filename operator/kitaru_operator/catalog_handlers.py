@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kitaru.errors import StoreError, StorePermissionError, StoreUnavailableError
+from kitaru_operator.cache import CACHE
 from kitaru_operator.catalog import flow_status, flow_version_status
 from kitaru_operator.kubeapi import api
 from kitaru_operator.models import GROUP, VERSION, FlowStatus, FlowVersionStatus
@@ -28,8 +29,9 @@ from kitaru_operator.settings import SETTINGS
 logger = logging.getLogger("kitaru_operator")
 
 
-def refresh_flow_version(obj: dict[str, Any]) -> None:
-    """Write a FlowVersion's Ready condition, and have its Flow's status refreshed."""
+def refresh_flow_version(obj: dict[str, Any], *, flow_too: bool = True) -> None:
+    """Write a FlowVersion's Ready condition, and have its Flow's status refreshed
+    (``flow_too``; a look again at an unchanged FlowVersion changes no Flow)."""
     meta = obj["metadata"]
     namespace = meta.get("namespace") or ""
     spec = obj.get("spec") or {}
@@ -57,9 +59,36 @@ def refresh_flow_version(obj: dict[str, Any]) -> None:
     new = flow_version_status(spec, generation=meta.get("generation", 1),
                               now=SETTINGS.clock(), default_store=SETTINGS.default_store,
                               check_store=check, old=old)
-    _write(namespace, "flowversions", meta["name"], obj, new)
-    if spec.get("flow"):
+    updated = _write(namespace, "flowversions", meta["name"], obj, new)
+    if updated is not None:
+        CACHE.wrote(updated, FLOW_VERSION)
+    (ready,) = new.conditions
+    if ready.status != "True" and ready.reason not in _FIXED_BY_A_SPEC_CHANGE:
+        # Its store or Secret may be fixed without the FlowVersion changing: look again
+        # every resync period until it answers.
+        FLOW_VERSION_RECHECKS.after((namespace, meta["name"]), SETTINGS.resync_seconds)
+    if flow_too and spec.get("flow"):
         flow_changed(namespace, str(spec["flow"]))
+
+
+#: Stands for "a FlowVersion" where the cache remembers the operator's own writes (an
+#: Execution's name, which that slot holds for its Jobs, is never capitalised).
+FLOW_VERSION = "FlowVersion"
+#: Not ready for a reason only a change of the FlowVersion (or the operator's flags) fixes.
+_FIXED_BY_A_SPEC_CHANGE = ("BadEntrypoint", "NoStore")
+
+
+def _recheck(key: tuple[str, str]) -> None:
+    obj = CACHE.flow_version(*key)
+    if obj is not None:  # deleted meanwhile: nothing to say
+        try:
+            refresh_flow_version(obj, flow_too=False)
+        except ApiException as exc:
+            logger.warning("flowversion %s: cannot write its status: %s", key[1], exc.reason)
+
+
+FLOW_VERSION_RECHECKS: Requeues[tuple[str, str]] = Requeues(
+    _recheck, name="kitaru-flowversion-recheck", workers=1)
 
 
 def _refresh_later(key: tuple[str, str]) -> None:
@@ -117,14 +146,19 @@ def _status(obj: dict[str, Any], model: Any) -> Any:
         return None
 
 
-def _write(namespace: str, plural: str, name: str, obj: dict[str, Any], new: Any) -> None:
+def _write(namespace: str, plural: str, name: str, obj: dict[str, Any],
+           new: Any) -> dict[str, Any] | None:
+    """Write ``new`` as the object's status unless it says what the status says; return
+    the object as written (None: no write, or the object is gone)."""
     body = new.model_dump(by_alias=True, mode="json", exclude_none=True)
     old = {k: v for k, v in (obj.get("status") or {}).items() if k != "kopf"}
     if body == old:
-        return  # nothing changed: no write, no event for every watcher
+        return None  # nothing changed: no write, no event for every watcher
     try:
-        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+        written = client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, plural, name, {"status": body})
+        return cast(dict[str, Any], written)
     except ApiException as exc:
         if exc.status != 404:
             raise
+        return None

@@ -26,7 +26,13 @@ from kitaru.stores.uri import scheme_of
 from kitaru_operator import metrics
 from kitaru_operator.apply import ConflictError, apply, report_invalid
 from kitaru_operator.cache import CACHE
-from kitaru_operator.catalog_handlers import FLOW_REFRESHES, flow_changed, refresh_flow_version
+from kitaru_operator.catalog_handlers import (
+    FLOW_REFRESHES,
+    FLOW_VERSION,
+    FLOW_VERSION_RECHECKS,
+    flow_changed,
+    refresh_flow_version,
+)
 from kitaru_operator.decisions import (
     current_run,
     decide,
@@ -179,7 +185,8 @@ def on_flow_version(type: str, event: kopf.RawEvent, **_: Any) -> None:
                 flow_changed(namespace, str(obj["spec"]["flow"]))
         else:
             CACHE.put_flow_version(obj)
-            refresh_flow_version(obj)
+            if not (type == "MODIFIED" and CACHE.echo(obj, FLOW_VERSION)):
+                refresh_flow_version(obj)  # not for the echo of its own status write
     except ApiException as exc:
         logger.warning("flowversion %s: cannot write its status: %s", obj["metadata"]["name"],
                        exc.reason)
@@ -215,6 +222,7 @@ def stop(**_: Any) -> None:
     _requeues.stop()
     SCHEDULE_REQUEUES.stop()
     FLOW_REFRESHES.stop()
+    FLOW_VERSION_RECHECKS.stop()
 
 
 def reconcile(namespace: str, name: str, *, refresh: bool = False) -> None:
