@@ -131,19 +131,18 @@ class Agents:
                                    "credentialsSecret": {"name": "store-credentials"}},
                          **spec}}
 
-    def get_flow(self, name: str) -> dict[str, Any]:
-        out = self.kubectl("get", "flows.kitaru.ai", name, "-n", self.namespace, "-o", "json")
-        flow: dict[str, Any] = json.loads(out.stdout)
-        return flow
-
     def execution(self, name: str, flow_version: str, **spec: Any) -> dict[str, Any]:
         return {"apiVersion": "kitaru.ai/v1alpha1", "kind": "Execution",
                 "metadata": {"name": name}, "spec": {"flowVersion": flow_version, **spec}}
 
     def get(self, name: str) -> dict[str, Any]:
-        out = self.kubectl("get", "execution", name, "-n", self.namespace, "-o", "json")
-        execution: dict[str, Any] = json.loads(out.stdout)
-        return execution
+        return self.read("execution", name)
+
+    def read(self, resource: str, name: str) -> dict[str, Any]:
+        """One object of the test's namespace, as ``kubectl get -o json`` shows it."""
+        out = self.kubectl("get", resource, name, "-n", self.namespace, "-o", "json")
+        found: dict[str, Any] = json.loads(out.stdout)
+        return found
 
     def phase(self, name: str) -> str | None:
         phase: str | None = (self.get(name).get("status") or {}).get("phase")

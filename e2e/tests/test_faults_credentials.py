@@ -9,7 +9,6 @@ fixed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,9 +54,8 @@ def held(agents: Agents, name: str, *needles: str) -> dict[str, Any]:
 
 def flow_version_ready(agents: Agents, name: str) -> dict[str, Any] | None:
     """A FlowVersion's Ready condition (None: not written yet)."""
-    out = agents.kubectl("get", "flowversions.kitaru.ai", name, "-n", agents.namespace,
-                         "-o", "json").stdout
-    conditions = (json.loads(out).get("status") or {}).get("conditions") or []
+    status = agents.read("flowversions.kitaru.ai", name).get("status") or {}
+    conditions = status.get("conditions") or []
     return next((c for c in conditions if c.get("type") == "Ready"), None)
 
 

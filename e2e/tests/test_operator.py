@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 from operator_fixtures import Agents, OperatorProcess
 from polling import wait_until
@@ -231,16 +232,19 @@ def test_a_burst_of_flow_versions_is_listed_for_its_flow_a_few_times_not_once_ea
     on 300 versions of one flow listed them about 310 times."""
     agents.apply({"apiVersion": "kitaru.ai/v1alpha1", "kind": "Flow",
                   "metadata": {"name": "burst"}, "spec": {"tags": {"stable": 1}}})
-    wait_until(lambda: (agents.get_flow("burst").get("status") or {}).get("conditions"),
-               what="the Flow's first status")
+
+    def status() -> dict[str, Any]:
+        return agents.read("flows.kitaru.ai", "burst").get("status") or {}
+
+    wait_until(lambda: status().get("conditions"), what="the Flow's first status")
     before = _flow_version_listings(agents)
     versions = [agents.flow_version(f"burst-v{i}", f"{SAMPLE}:diamond", version=i)
                 for i in range(1, 61)]
     agents.apply({"apiVersion": "v1", "kind": "List", "items": versions})
 
-    wait_until(lambda: (agents.get_flow("burst").get("status") or {}).get("versions")
-               == list(range(1, 61)), timeout=120, what="the Flow to list its 60 versions")
-    assert agents.get_flow("burst")["status"]["tags"] == {"stable": "burst-v1"}
+    wait_until(lambda: status().get("versions") == list(range(1, 61)), timeout=120,
+               what="the Flow to list its 60 versions")
+    assert status()["tags"] == {"stable": "burst-v1"}
     listed = _flow_version_listings(agents) - before
     print(f"FlowVersions listed {listed:.0f} times for a burst of 60")
     assert listed <= 10, f"the operator listed FlowVersions {listed:.0f} times for 60"

@@ -50,6 +50,10 @@ def _key(obj: dict[str, Any]) -> Key:
     return meta.get("namespace") or "", meta["name"]
 
 
+def _written_key(obj: dict[str, Any], execution: str | None) -> tuple[str, str, str, str]:
+    return (execution or "", *_key(obj), obj.get("kind") or "")
+
+
 class ObjectCache:
     """The newest known body of each watched object, safe to use from many threads."""
 
@@ -61,20 +65,22 @@ class ObjectCache:
         self._jobs: dict[Key, dict[str, dict[str, Any]]] = {}
         # (namespace, Job name) -> its pod
         self._pods: dict[Key, dict[str, Any]] = {}
-        # ("" or execution name, namespace, name) -> resourceVersion of the operator's write
-        self._written: dict[tuple[str, str, str], str] = {}
+        # ("" or execution name, namespace, name, kind) -> resourceVersion of the
+        # operator's write (the kind keeps an Execution and a FlowVersion of one name apart)
+        self._written: dict[tuple[str, str, str, str], str] = {}
         # uids of the Jobs this operator deleted, oldest first (a bounded number)
         self._deleted: OrderedDict[str, None] = OrderedDict()
 
     # Executions and FlowVersions -------------------------------------------------------
 
     def wrote(self, obj: dict[str, Any], execution: str | None = None) -> None:
-        """Remember the version of an Execution (or, given ``execution``, of one of its
-        Jobs) that this operator's own write produced, so that its echo is known."""
+        """Remember the version of an object (an Execution, a FlowVersion, or, given
+        ``execution``, one of its Jobs) that this operator's own write produced, so that
+        its echo is known."""
         version = obj["metadata"].get("resourceVersion")
         if version is not None:
             with self._lock:
-                self._written[(execution or "", *_key(obj))] = version
+                self._written[_written_key(obj, execution)] = version
 
     def echo(self, obj: dict[str, Any], execution: str | None = None) -> bool:
         """Whether this is the version this operator's own last write produced: the event
@@ -82,7 +88,7 @@ class ObjectCache:
         version = obj["metadata"].get("resourceVersion")
         with self._lock:
             return version is not None and self._written.get(
-                (execution or "", *_key(obj))) == version
+                _written_key(obj, execution)) == version
 
     def put_execution(self, obj: dict[str, Any]) -> None:
         self._put(self._executions, obj)

@@ -61,7 +61,7 @@ def refresh_flow_version(obj: dict[str, Any], *, flow_too: bool = True) -> None:
                               check_store=check, old=old)
     updated = _write(namespace, "flowversions", meta["name"], obj, new)
     if updated is not None:
-        CACHE.wrote(updated, FLOW_VERSION)
+        CACHE.wrote(updated)
     (ready,) = new.conditions
     if ready.status != "True" and ready.reason not in _FIXED_BY_A_SPEC_CHANGE:
         # Its store or Secret may be fixed without the FlowVersion changing: look again
@@ -71,9 +71,6 @@ def refresh_flow_version(obj: dict[str, Any], *, flow_too: bool = True) -> None:
         flow_changed(namespace, str(spec["flow"]))
 
 
-#: Stands for "a FlowVersion" where the cache remembers the operator's own writes (an
-#: Execution's name, which that slot holds for its Jobs, is never capitalised).
-FLOW_VERSION = "FlowVersion"
 #: Not ready for a reason only a change of the FlowVersion (or the operator's flags) fixes.
 _FIXED_BY_A_SPEC_CHANGE = ("BadEntrypoint", "NoStore")
 
@@ -100,7 +97,7 @@ def _refresh_later(key: tuple[str, str]) -> None:
 
 #: Flows whose versions changed, each refreshed once per burst: every FlowVersion event
 #: used to list all of the namespace's FlowVersions, so an operator starting on 300
-#: versions of one flow (a CI that deploys each commit) listed them 521 times.
+#: versions of one flow (a CI that deploys each commit) listed them about 310 times.
 FLOW_REFRESHES: Requeues[tuple[str, str]] = Requeues(_refresh_later,
                                                      name="kitaru-flow-status", workers=1)
 

@@ -28,7 +28,6 @@ from kitaru_operator.apply import ConflictError, apply, report_invalid
 from kitaru_operator.cache import CACHE
 from kitaru_operator.catalog_handlers import (
     FLOW_REFRESHES,
-    FLOW_VERSION,
     FLOW_VERSION_RECHECKS,
     flow_changed,
     refresh_flow_version,
@@ -185,7 +184,7 @@ def on_flow_version(type: str, event: kopf.RawEvent, **_: Any) -> None:
                 flow_changed(namespace, str(obj["spec"]["flow"]))
         else:
             CACHE.put_flow_version(obj)
-            if not (type == "MODIFIED" and CACHE.echo(obj, FLOW_VERSION)):
+            if not (type == "MODIFIED" and CACHE.echo(obj)):
                 refresh_flow_version(obj)  # not for the echo of its own status write
     except ApiException as exc:
         logger.warning("flowversion %s: cannot write its status: %s", obj["metadata"]["name"],

@@ -109,17 +109,15 @@ class ExecutionStore:
 
     def _read_key(self, key: str, model: type[M]) -> M:
         """Read and parse ``key``, or take it from :attr:`settled` when it is kept there."""
-        keeps = self.settled is not None and SETTLED.fullmatch(key[len(self.prefix):])
-        if keeps:
-            assert self.settled is not None
-            kept = self.settled.get(key)
-            if kept is not None:
-                return cast(M, kept)
+        settled = (self.settled if self.settled is not None
+                   and SETTLED.fullmatch(key[len(self.prefix):]) else None)
+        kept = settled.get(key) if settled is not None else None
+        if kept is not None:
+            return cast(M, kept)
         data = self.store.get(key)
         doc = model.model_validate_json(data)
-        if keeps:
-            assert self.settled is not None
-            self.settled.keep(key, doc, len(data))
+        if settled is not None:
+            settled.keep(key, doc, len(data))
         return doc
 
     def _create(self, rel: str, doc: M) -> tuple[bool, M]:
@@ -196,12 +194,6 @@ class ExecutionStore:
     def write_log_part(self, run: int, part: int, text: str) -> None:
         """Store part ``part`` of what run ``run`` has printed so far (while it runs)."""
         self.store.put(self._key(f"runs/{run}/log/{part:08d}.txt"), text.encode())
-
-    def read_log(self, run: int) -> str:
-        """Return what run ``run`` printed: the whole log once the run ended, else the
-        parts it has streamed so far (all of them up to its last flush if it died)."""
-        whole = self.read_whole_log(run)
-        return whole if whole is not None else "".join(self.read_log_parts(run))
 
     def read_whole_log(self, run: int) -> str | None:
         """Return the log a run wrote when it ended, or None while it has not."""
